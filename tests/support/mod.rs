@@ -1,0 +1,194 @@
+//! Shared support for integration tests against the real local control plane
+//! (`scripts/cluster`): a client, a namespace of one's own, and a `wait_for` that tells what it
+//! last saw when it gives up.
+//!
+//! Use from a test file with `mod support;`.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The repository root (where `scripts/cluster` lives).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The kubeconfig of the running control plane. Uses `$KUBECONFIG` when it names a file;
+/// otherwise starts (or reuses) the local plane with `scripts/cluster up`, once per test binary.
+pub fn kubeconfig_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(p) = std::env::var_os("KUBECONFIG").map(PathBuf::from)
+            && p.is_file()
+        {
+            return p;
+        }
+        let out = Command::new(repo_root().join("scripts/cluster"))
+            .arg("up")
+            .output()
+            .expect("running scripts/cluster up");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "scripts/cluster up failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout.lines().last().unwrap_or_default();
+        PathBuf::from(
+            line.strip_prefix("export KUBECONFIG=").unwrap_or_else(|| {
+                panic!("unexpected last line from scripts/cluster up: {line:?}")
+            }),
+        )
+    })
+    .clone()
+}
+
+/// A client for the control plane. Built per call: a kube client belongs to the tokio runtime
+/// that made it, and every `#[tokio::test]` has its own runtime.
+pub async fn client() -> Client {
+    client_for(&kubeconfig_path()).await
+}
+
+pub async fn client_for(kubeconfig: &Path) -> Client {
+    let kc = Kubeconfig::read_from(kubeconfig).expect("reading kubeconfig");
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("kubeconfig to client config");
+    Client::try_from(config).expect("building client")
+}
+
+/// A namespace that exists for one test and is deleted when this value is dropped (also when
+/// the test panics). Deletion is asynchronous in the apiserver: the namespace controller of
+/// kube-controller-manager empties and removes it.
+pub struct TestNamespace {
+    pub name: String,
+    kubeconfig: PathBuf,
+}
+
+impl TestNamespace {
+    /// Creates `cw-<prefix>-<unique>`; `prefix` should name the test.
+    pub async fn new(client: &Client, prefix: &str) -> Self {
+        let name = unique_name(prefix);
+        let ns: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": name, "labels": { "certwright.dev/test": "true" } }
+        }))
+        .expect("namespace object");
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+        Self {
+            name,
+            kubeconfig: kubeconfig_path(),
+        }
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        if std::env::var_os("CERTWRIGHT_KEEP_NAMESPACES").is_some() {
+            eprintln!(
+                "keeping namespace {} (CERTWRIGHT_KEEP_NAMESPACES)",
+                self.name
+            );
+            return;
+        }
+        // Drop cannot await, and the test's runtime may be gone: delete from a runtime of our own.
+        let (name, kubeconfig) = (self.name.clone(), self.kubeconfig.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let api = Api::<Namespace>::all(client_for(&kubeconfig).await);
+                api.delete(&name, &DeleteParams::default()).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A name unique within this test run: `<prefix>-<pid>-<n>`, valid as a DNS label.
+pub fn unique_name(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("cw-{prefix}-{}-{n}", std::process::id())
+}
+
+/// Polls `name` until `condition` holds and returns the object. On timeout the test fails
+/// with the object's last observed state (or that it never existed), which is what one needs
+/// to see to understand the failure.
+pub async fn wait_for<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    condition: impl Fn(Option<&K>) -> bool,
+) -> Option<K>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+    K::DynamicType: Default,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match api.get_opt(name).await {
+            Ok(obj) => {
+                if condition(obj.as_ref()) {
+                    return obj;
+                }
+                if Instant::now() >= deadline {
+                    let state = match &obj {
+                        Some(o) => serde_yaml::to_string(o).unwrap_or_else(|_| format!("{o:?}")),
+                        None => "<does not exist>".to_string(),
+                    };
+                    panic!(
+                        "timed out after {timeout:?} waiting for {} {name}; last observed state:\n{state}",
+                        K::kind(&Default::default())
+                    );
+                }
+            }
+            // The apiserver may be restarting (some tests do that on purpose): keep polling.
+            Err(e) if Instant::now() >= deadline => {
+                panic!("timed out after {timeout:?} waiting for {name}; last error: {e}")
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The cache directory holding kubectl and friends, as built by `scripts/build-tools`.
+pub fn tools_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Command::new(repo_root().join("scripts/build-tools"))
+            .arg("kube")
+            .output()
+            .expect("running scripts/build-tools");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+    .clone()
+}
+
+/// A `kubectl` command against the test control plane.
+pub fn kubectl() -> Command {
+    let mut cmd = Command::new(tools_dir().join("kubectl"));
+    cmd.env("KUBECONFIG", kubeconfig_path());
+    cmd
+}

@@ -32,6 +32,9 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Print the cert-manager.io CRDs as one multi-document YAML stream, or write/check one file
+    /// per CRD in a directory.
+    Crds(CrdsArgs),
 }
 
 /// Runs the chosen verb and maps its outcome to the process exit code.
@@ -40,6 +43,56 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Version => {
             println!("certwright {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+        Command::Crds(args) => crds(&args),
+    }
+}
+
+/// Flags of `certwright crds`.
+#[derive(Debug, clap::Args)]
+pub struct CrdsArgs {
+    /// Write `<plural>.cert-manager.io.yaml` files into this directory instead of printing
+    /// (e.g. `--out-dir crds/`). Default: print to stdout.
+    #[arg(long, visible_alias = "write", env = "CERTWRIGHT_CRDS_OUT_DIR")]
+    pub out_dir: Option<std::path::PathBuf>,
+    /// Do not write: exit non-zero if the files in this directory differ from the types.
+    #[arg(long, env = "CERTWRIGHT_CRDS_CHECK", conflicts_with = "out_dir")]
+    pub check: Option<std::path::PathBuf>,
+}
+
+/// `certwright crds`: print, write or check the generated CRDs.
+fn crds(args: &CrdsArgs) -> ExitCode {
+    use crate::api::crd;
+    let outcome = if let Some(dir) = &args.out_dir {
+        crd::write_dir(dir).map(|paths| {
+            paths
+                .iter()
+                .for_each(|p| eprintln!("wrote {}", p.display()));
+            true
+        })
+    } else if let Some(dir) = &args.check {
+        crd::check_dir(dir).map(|drift| {
+            drift.iter().for_each(|d| eprintln!("{d}"));
+            if !drift.is_empty() {
+                eprintln!(
+                    "CRDs are out of date: run `cargo run -- crds --out-dir {}`",
+                    dir.display()
+                );
+            }
+            drift.is_empty()
+        })
+    } else {
+        crd::render_all().map(|yaml| {
+            print!("{yaml}");
+            true
+        })
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            tracing::error!(reason = e.reason(), error = %e, "crds failed");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,7 +1,9 @@
 //! certwright: a Kubernetes certificate controller serving the cert-manager.io/v1 API.
 //!
 //! Layout (a map of the architecture):
+//! - [`api`]: the cert-manager.io/v1 types and their CRDs (schema + CEL validation).
 //! - [`cli`]: command-line surface; one function per verb, no business logic.
 //! - [`telemetry`]: logging set-up (text or JSON).
+pub mod api;
 pub mod cli;
 pub mod telemetry;

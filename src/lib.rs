@@ -4,6 +4,8 @@
 //! - [`api`]: the cert-manager.io/v1 types and their CRDs (schema + CEL validation).
 //! - [`cli`]: command-line surface; one function per verb, no business logic.
 //! - [`telemetry`]: logging set-up (text or JSON).
+//! - [`pki`]: keys, CSRs, signing, chain ordering and inspection; pure, no Kubernetes.
 pub mod api;
 pub mod cli;
+pub mod pki;
 pub mod telemetry;

@@ -32,6 +32,9 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Keys, CSRs and PEM bundles by hand: one step of what the controller automates.
+    #[command(subcommand)]
+    Pki(crate::pki_cli::PkiCommand),
     /// Print the cert-manager.io CRDs as one multi-document YAML stream, or write/check one file
     /// per CRD in a directory.
     Crds(CrdsArgs),
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> ExitCode {
             println!("certwright {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Pki(cmd) => crate::pki_cli::run(cmd),
         Command::Crds(args) => crds(&args),
     }
 }

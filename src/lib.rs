@@ -5,7 +5,9 @@
 //! - [`cli`]: command-line surface; one function per verb, no business logic.
 //! - [`telemetry`]: logging set-up (text or JSON).
 //! - [`pki`]: keys, CSRs, signing, chain ordering and inspection; pure, no Kubernetes.
+//! - [`pki_cli`]: the `certwright pki` verbs over [`pki`].
 pub mod api;
 pub mod cli;
 pub mod pki;
+pub mod pki_cli;
 pub mod telemetry;

@@ -50,7 +50,9 @@ pub struct AcmeIssuer {
     /// Certificate profile to request from the server (ACME profiles extension), e.g.
     /// `shortlived`; the server's directory lists the ones it offers.
     pub profile: Option<String>,
-    /// How to solve challenges; the most specific matching selector wins.
+    /// How to solve challenges (at most 100); the most specific matching selector wins.
+    // maxItems bounds the cost the apiserver estimates for the per-solver CEL rules.
+    #[schemars(length(max = 100))]
     pub solvers: Option<Vec<AcmeChallengeSolver>>,
 }
 

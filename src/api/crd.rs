@@ -85,9 +85,12 @@ pub fn all() -> Result<Vec<CustomResourceDefinition>, Error> {
 /// Adjusts what kube-derive produces to match what cert-manager's CRDs (and the apiserver's
 /// pruning) expect.
 ///
-/// `nullable: true` is removed everywhere: with it, an explicit `null` in a manifest would be
-/// stored and then trip CEL rules (`has()` is true for a null field, `duration(null)` fails);
-/// without it the apiserver prunes nulls, as it does for cert-manager's own CRDs.
+/// - `nullable: true` (and the `null` that schemars adds to the `enum` of an optional enum) is
+///   removed everywhere: with it, an explicit `null` in a manifest would be stored and then trip
+///   CEL rules (`has()` is true for a null field, `duration(null)` fails); without it the
+///   apiserver prunes nulls, as it does for cert-manager's own CRDs.
+/// - Descriptions are reflowed: rustdoc keeps the source line breaks, which `kubectl explain`
+///   would print mid-sentence. Paragraph breaks (blank lines) are kept.
 fn finish(crd: CustomResourceDefinition) -> Result<CustomResourceDefinition, Error> {
     let name = crd.metadata.name.clone().unwrap_or_default();
     let schema_err = |source| Error::Schema {
@@ -95,19 +98,47 @@ fn finish(crd: CustomResourceDefinition) -> Result<CustomResourceDefinition, Err
         source,
     };
     let mut value = serde_json::to_value(&crd).map_err(schema_err)?;
-    strip_nullable(&mut value);
+    if let Some(versions) = value
+        .pointer_mut("/spec/versions")
+        .and_then(Value::as_array_mut)
+    {
+        for v in versions {
+            if let Some(schema) = v.pointer_mut("/schema/openAPIV3Schema") {
+                tidy_schema(schema);
+            }
+        }
+    }
     serde_json::from_value(value).map_err(schema_err)
 }
 
-fn strip_nullable(v: &mut Value) {
+fn tidy_schema(v: &mut Value) {
     match v {
         Value::Object(map) => {
             map.remove("nullable");
-            map.values_mut().for_each(strip_nullable);
+            if let Some(Value::Array(values)) = map.get_mut("enum") {
+                values.retain(|x| !x.is_null());
+            }
+            if let Some(Value::String(d)) = map.get_mut("description") {
+                *d = reflow(d);
+            }
+            // Recurse into subschemas only; CEL rules and enum values stay as written.
+            for (k, child) in map.iter_mut() {
+                if k != "x-kubernetes-validations" && k != "enum" && k != "default" {
+                    tidy_schema(child);
+                }
+            }
         }
-        Value::Array(items) => items.iter_mut().for_each(strip_nullable),
+        Value::Array(items) => items.iter_mut().for_each(tidy_schema),
         _ => {}
     }
+}
+
+/// Joins the lines of each paragraph with spaces; keeps blank-line paragraph breaks.
+fn reflow(text: &str) -> String {
+    text.split("\n\n")
+        .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// The file name of a CRD inside a CRD directory: `<plural>.<group>.yaml`.

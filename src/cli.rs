@@ -38,6 +38,72 @@ pub enum Command {
     /// Print the cert-manager.io CRDs as one multi-document YAML stream, or write/check one file
     /// per CRD in a directory.
     Crds(CrdsArgs),
+    /// Run the controller: reconcile Certificates, CertificateRequests and Issuers.
+    Controller(ControllerArgs),
+}
+
+/// Flags of `certwright controller`; names follow cert-manager's where it has one.
+#[derive(Debug, clap::Args)]
+pub struct ControllerArgs {
+    /// Namespace in which ClusterIssuers find their Secrets.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_CLUSTER_RESOURCE_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub cluster_resource_namespace: String,
+    /// Give each Secret an owner reference to its Certificate, so deleting the Certificate
+    /// deletes the Secret.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_ENABLE_CERTIFICATE_OWNER_REF",
+        default_value_t = false
+    )]
+    pub enable_certificate_owner_ref: bool,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "CERTWRIGHT_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Path of a kubeconfig (default: $KUBECONFIG, then in-cluster config).
+    #[arg(long, env = "CERTWRIGHT_KUBECONFIG")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+}
+
+/// `certwright controller`: connect and run until SIGTERM.
+fn controller(args: ControllerArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        let config = match &args.kubeconfig {
+            Some(path) => {
+                let kc = kube::config::Kubeconfig::read_from(path)?;
+                kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+            }
+            None => kube::Config::infer().await?,
+        };
+        let client = kube::Client::try_from(config)?;
+        let settings = crate::controller::Settings {
+            cluster_resource_namespace: args.cluster_resource_namespace,
+            enable_certificate_owner_ref: args.enable_certificate_owner_ref,
+            namespace: args.namespace,
+        };
+        crate::controller::run(client, settings).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "controller stopped");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs the chosen verb and maps its outcome to the process exit code.
@@ -49,6 +115,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Pki(cmd) => crate::pki_cli::run(cmd),
         Command::Crds(args) => crds(&args),
+        Command::Controller(args) => controller(args),
     }
 }
 

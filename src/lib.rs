@@ -3,11 +3,16 @@
 //! Layout (a map of the architecture):
 //! - [`api`]: the cert-manager.io/v1 types and their CRDs (schema + CEL validation).
 //! - [`cli`]: command-line surface; one function per verb, no business logic.
+//! - [`controller`]: the reconcilers (Certificates, CertificateRequests, Issuers); the TLS
+//!   Secret is built in [`controller::secret`].
+//! - [`issuer`]: issuer backends (SelfSigned, CA) behind one `Signer`.
 //! - [`telemetry`]: logging set-up (text or JSON).
 //! - [`pki`]: keys, CSRs, signing, chain ordering and inspection; pure, no Kubernetes.
 //! - [`pki_cli`]: the `certwright pki` verbs over [`pki`].
 pub mod api;
 pub mod cli;
+pub mod controller;
+pub mod issuer;
 pub mod pki;
 pub mod pki_cli;
 pub mod telemetry;

@@ -16,8 +16,8 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, Resource};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// The repository root (where `scripts/cluster` lives).
 pub fn repo_root() -> PathBuf {
@@ -191,4 +191,117 @@ pub fn kubectl() -> Command {
     let mut cmd = Command::new(tools_dir().join("kubectl"));
     cmd.env("KUBECONFIG", kubeconfig_path());
     cmd
+}
+
+/// Applies the generated CRDs in `crds/` and waits until each is Established.
+pub async fn install_crds(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Patch, PatchParams};
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(repo_root().join("crds")).expect("crds/ directory") {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let crd: CustomResourceDefinition =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).expect("CRD YAML");
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(
+            &name,
+            &PatchParams::apply("certwright-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying {}: {e}", path.display()));
+        names.push(name);
+    }
+    for name in names {
+        wait_for(&api, &name, Duration::from_secs(30), |c| {
+            c.and_then(|c| c.status.as_ref())
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                })
+        })
+        .await;
+    }
+}
+
+/// A `certwright controller` process for one test namespace; killed on drop. Its log is kept
+/// in a file whose path `log_path` gives, printed on failure by the tests that need it.
+pub struct ControllerProcess {
+    pub child: std::process::Child,
+    pub log_path: PathBuf,
+}
+
+impl ControllerProcess {
+    pub fn start(namespace: &str, extra: &[&str]) -> Self {
+        let log_path = std::env::temp_dir().join(format!("certwright-controller-{namespace}.log"));
+        let log = std::fs::File::create(&log_path).expect("controller log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_certwright"))
+            .args([
+                "controller",
+                "--namespace",
+                namespace,
+                "--cluster-resource-namespace",
+                namespace,
+            ])
+            .arg("--kubeconfig")
+            .arg(kubeconfig_path())
+            .args(extra)
+            .env("CERTWRIGHT_LOG_LEVEL", "certwright=debug,info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting certwright controller");
+        ControllerProcess { child, log_path }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Applies a multi-document YAML of namespaced objects into `namespace` by server-side apply.
+pub async fn apply_yaml(client: &Client, namespace: &str, yaml: &str) {
+    use kube::api::{DynamicObject, Patch, PatchParams};
+    use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+    let discovery = kube::Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("discovery");
+    for doc in serde_yaml::Deserializer::from_str(yaml) {
+        let value = serde_yaml::Value::deserialize(doc).expect("YAML document");
+        if value.is_null() {
+            continue;
+        }
+        let obj: DynamicObject = serde_yaml::from_value(value).expect("a Kubernetes object");
+        let tm = obj.types.clone().expect("apiVersion and kind");
+        let gvk = kube::core::GroupVersionKind::try_from(&tm).expect("group/version/kind");
+        let (ar, caps): (ApiResource, ApiCapabilities) = discovery
+            .resolve_gvk(&gvk)
+            .unwrap_or_else(|| panic!("kind {gvk:?} is not served"));
+        let api: Api<DynamicObject> = if caps.scope == Scope::Cluster {
+            Api::all_with(client.clone(), &ar)
+        } else {
+            Api::namespaced_with(client.clone(), namespace, &ar)
+        };
+        let name = obj.metadata.name.clone().expect("metadata.name");
+        api.patch(
+            &name,
+            &PatchParams::apply("certwright-tests").force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying {} {name}: {e}", tm.kind));
+    }
 }

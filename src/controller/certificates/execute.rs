@@ -1,0 +1,558 @@
+//! Execute: carry out the one step `plan` chose. Every step is idempotent and safe to repeat
+//! after a crash or on a stale cache: creates tolerate AlreadyExists, the private key is stored
+//! before any CSR made from it leaves the process, and the next-key Secret is deleted only
+//! after the TLS Secret holding that key has been written.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use tracing::info;
+
+use crate::api::certificate::RotationPolicy;
+use crate::api::{
+    Bytes, Certificate, CertificateRequest, CertificateRequestSpec, CertificateStatus,
+};
+use crate::controller::error::{Error, KubeContext, PkiContext};
+use crate::controller::requests::PRIVATE_KEY_SECRET_ANNOTATION;
+use crate::controller::secret::{self, MANAGED_LABEL, NEXT_KEY_LABEL, TlsMaterial, ann};
+use crate::controller::{MANAGER, conditions};
+use crate::pki::{self, KeyEncoding, PrivateKey};
+
+use super::gather::{self, Gathered, SPEC_HASH_ANNOTATION};
+use super::plan::{Plan, Step, Trigger, fmt_time};
+use super::{ReconcileCtx, request};
+
+fn time(t: SystemTime) -> Time {
+    Time(k8s_openapi::jiff::Timestamp::try_from(t).unwrap_or_default())
+}
+
+fn is_conflict(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+/// Requeue after `d`, at least a second, at most a day (a day-long sleep is re-checked).
+fn after(d: Duration) -> Action {
+    Action::requeue(d.clamp(Duration::from_secs(1), Duration::from_secs(86_400)))
+}
+
+pub async fn execute(
+    rctx: &ReconcileCtx,
+    cert: &Arc<Certificate>,
+    g: Gathered,
+    plan: Plan,
+    now: SystemTime,
+) -> Result<Action, Error> {
+    let ctx = &rctx.ctx;
+    let generation = cert.metadata.generation;
+    let old = cert.status.clone().unwrap_or_default();
+    let mut st = old.clone();
+    let mut conds = st.conditions.clone().unwrap_or_default();
+    let t = time(now);
+    // Set when a Secret was written: the next-key Secret and old requests go after the status.
+    let mut issued_revision = None;
+    let action = match plan {
+        Plan::Blocked { reason, message } => {
+            if conditions::set(
+                &mut conds,
+                conditions::new("Ready", false, reason, &message, generation),
+                t.clone(),
+            ) {
+                ctx.event(cert.as_ref(), true, reason, message).await;
+            }
+            Action::requeue(Duration::from_secs(600))
+        }
+        Plan::UpToDate {
+            not_before,
+            not_after,
+            renewal_time,
+        } => {
+            st.not_before = Some(time(not_before));
+            st.not_after = Some(time(not_after));
+            st.renewal_time = Some(time(renewal_time));
+            st.failed_issuance_attempts = None;
+            st.last_failure_time = None;
+            st.next_private_key_secret_name = None;
+            conditions::set(
+                &mut conds,
+                conditions::new(
+                    "Ready",
+                    true,
+                    "Ready",
+                    "Certificate is up to date and has not expired",
+                    generation,
+                ),
+                t.clone(),
+            );
+            conditions::remove(&mut conds, "Issuing");
+            // Leftover of an issuance whose last step a crash cut short.
+            if g.next_key_exists {
+                delete_next_key(rctx, cert).await?;
+            }
+            after(renewal_time.duration_since(now).unwrap_or_default() + Duration::from_secs(1))
+        }
+        Plan::BackingOff {
+            trigger,
+            message,
+            until,
+        } => {
+            let m = format!(
+                "{}: {message}; retrying after {} (backoff after {} failed attempts)",
+                trigger.reason(),
+                fmt_time(until),
+                st.failed_issuance_attempts.unwrap_or(0)
+            );
+            set_ready_from_trigger(&mut conds, trigger, &m, generation, &t);
+            after(until.duration_since(now).unwrap_or_default())
+        }
+        Plan::Issue {
+            trigger,
+            message,
+            step,
+        } => {
+            set_ready_from_trigger(&mut conds, trigger, &message, generation, &t);
+            let issuing = conditions::new(
+                "Issuing",
+                true,
+                trigger.reason(),
+                format!("Issuing certificate as {}", lower_first(&message)),
+                generation,
+            );
+            match step {
+                Step::StoreKey { replace } => {
+                    store_key(rctx, cert, &g, replace).await?;
+                    st.next_private_key_secret_name = Some(gather::next_key_name(cert));
+                    if conditions::set(&mut conds, issuing, t.clone()) {
+                        ctx.event(cert.as_ref(), false, "Issuing", message.clone())
+                            .await;
+                    }
+                    // The key is stored: the request can go out in the same pass, but it is
+                    // made from the key read back through the cache on the next pass, so the
+                    // CSR is always from the persisted key.
+                    Action::requeue(Duration::from_millis(200))
+                }
+                Step::CreateRequest => {
+                    conditions::set(&mut conds, issuing, t.clone());
+                    let key = g
+                        .next_key
+                        .as_ref()
+                        .ok_or_else(|| Error::Invalid("next private key vanished".into()))?;
+                    create_request(rctx, cert, key).await?;
+                    Action::await_change()
+                }
+                Step::DeleteRequest { why } => {
+                    conditions::set(&mut conds, issuing, t.clone());
+                    if let Some(r) = &g.request {
+                        info!(request = %r.name_any(), why, "deleting CertificateRequest");
+                        let api = Api::<CertificateRequest>::namespaced(
+                            ctx.client.clone(),
+                            &cert.namespace().unwrap_or_default(),
+                        );
+                        match api.delete(&r.name_any(), &DeleteParams::background()).await {
+                            Err(e) if !is_conflict(&e, 404) => {
+                                return Err(e).ctx("deleting CertificateRequest");
+                            }
+                            _ => {}
+                        }
+                    }
+                    Action::requeue(Duration::from_millis(500))
+                }
+                Step::AwaitRequest => {
+                    conditions::set(&mut conds, issuing, t.clone());
+                    // Our issuers answer at once; external and ACME ones take their time and
+                    // the request watch wakes us. The periodic look is a safety net only.
+                    Action::requeue(Duration::from_secs(300))
+                }
+                Step::WriteSecret => {
+                    match write_secret(rctx, cert, &g, &mut st, &mut conds, now, &t).await? {
+                        Some((a, rev)) => {
+                            issued_revision = rev;
+                            a
+                        }
+                        None => return Ok(Action::requeue(Duration::from_millis(200))),
+                    }
+                }
+                Step::RecordFailure { reason, message: m } => {
+                    let n = st.failed_issuance_attempts.unwrap_or(0) + 1;
+                    st.failed_issuance_attempts = Some(n);
+                    st.last_failure_time = Some(t.clone());
+                    let msg = format!("The CertificateRequest failed ({reason}): {m}");
+                    conditions::set(
+                        &mut conds,
+                        conditions::new("Issuing", false, &reason, &msg, generation),
+                        t.clone(),
+                    );
+                    ctx.event(cert.as_ref(), true, &reason, msg).await;
+                    after(super::plan::backoff(n))
+                }
+            }
+        }
+    };
+    st.conditions = Some(conds);
+    write_status(rctx, cert, &old, &st).await?;
+    // Only now that status records the new revision may the key's second copy go: a crash
+    // before this line leaves the next-key Secret, which the UpToDate step removes later.
+    if let Some(rev) = issued_revision {
+        delete_next_key(rctx, cert).await?;
+        prune_requests(rctx, cert, rev).await?;
+    }
+    Ok(action)
+}
+
+/// Ready=False when the Secret is unusable; a renewal of a still-valid certificate keeps
+/// Ready=True (the Secret keeps serving while the new one is made).
+fn set_ready_from_trigger(
+    conds: &mut Vec<crate::api::Condition>,
+    trigger: Trigger,
+    message: &str,
+    generation: Option<i64>,
+    t: &Time,
+) {
+    match trigger {
+        Trigger::Renewing | Trigger::ManuallyTriggered => {}
+        _ => {
+            conditions::set(
+                conds,
+                conditions::new("Ready", false, trigger.reason(), message, generation),
+                t.clone(),
+            );
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Status writes are JSON merge patches of the whole status: a merge patch replaces the
+/// conditions list as a whole, so a condition we drop (Issuing after success) is really gone
+/// even when another client (a `renew` command) set it. Skipped when nothing changed.
+async fn write_status(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    old: &CertificateStatus,
+    new: &CertificateStatus,
+) -> Result<(), Error> {
+    if old == new {
+        return Ok(());
+    }
+    let mut v = serde_json::to_value(new).map_err(|e| Error::Invalid(e.to_string()))?;
+    for f in [
+        "notBefore",
+        "notAfter",
+        "renewalTime",
+        "lastFailureTime",
+        "failedIssuanceAttempts",
+        "nextPrivateKeySecretName",
+        "revision",
+    ] {
+        v.as_object_mut()
+            .map(|o| o.entry(f).or_insert(serde_json::Value::Null));
+    }
+    Api::<Certificate>::namespaced(
+        rctx.ctx.client.clone(),
+        &cert.namespace().unwrap_or_default(),
+    )
+    .patch_status(
+        &cert.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({ "status": v })),
+    )
+    .await
+    .ctx("writing Certificate status")?;
+    Ok(())
+}
+
+/// Stores the next private key: a fresh one, or under rotationPolicy Never the current key
+/// when it still fits the spec. Created, never overwritten, unless `replace`.
+async fn store_key(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    g: &Gathered,
+    replace: bool,
+) -> Result<(), Error> {
+    let ns = cert.namespace().unwrap_or_default();
+    let spec = request::key_spec(&cert.spec).pki_ctx("spec.privateKey")?;
+    let never = cert
+        .spec
+        .private_key
+        .as_ref()
+        .and_then(|p| p.rotation_policy)
+        == Some(RotationPolicy::Never);
+    let key = match g.current_key.as_ref().filter(|k| never && k.spec() == spec) {
+        Some(k) => k
+            .to_pem(KeyEncoding::Pkcs8)
+            .pki_ctx("encoding the current key")?,
+        // RSA 4096+ takes long enough to stall the runtime: generate off the async threads.
+        None => tokio::task::spawn_blocking(move || {
+            PrivateKey::generate(spec).and_then(|k| k.to_pem(KeyEncoding::Pkcs8))
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("key generation task: {e}")))?
+        .pki_ctx("generating the private key")?,
+    };
+    let name = gather::next_key_name(cert);
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(ns.clone()),
+            labels: Some(BTreeMap::from([
+                (MANAGED_LABEL.to_string(), "true".to_string()),
+                (NEXT_KEY_LABEL.to_string(), "true".to_string()),
+            ])),
+            annotations: Some(BTreeMap::from([(
+                ann::CERTIFICATE_NAME.to_string(),
+                cert.name_any(),
+            )])),
+            owner_references: secret::owner_ref(cert).map(|r| vec![r]),
+            ..Default::default()
+        },
+        type_: Some("Opaque".to_string()),
+        data: Some(BTreeMap::from([(
+            "tls.key".to_string(),
+            ByteString(key.as_bytes().to_vec()),
+        )])),
+        ..Default::default()
+    };
+    let api = Api::<Secret>::namespaced(rctx.ctx.client.clone(), &ns);
+    if replace {
+        api.patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .ctx("replacing the next private key")?;
+    } else {
+        match api.create(&PostParams::default(), &secret).await {
+            // Already stored (the cache had not seen it yet): keep that key, never replace it.
+            Err(e) if is_conflict(&e, 409) => {}
+            r => {
+                r.ctx("storing the next private key")?;
+            }
+        }
+    }
+    info!(secret = %name, "stored the next private key");
+    Ok(())
+}
+
+async fn create_request(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    key: &PrivateKey,
+) -> Result<(), Error> {
+    let ns = cert.namespace().unwrap_or_default();
+    let rev = gather::revision(cert) + 1;
+    let csr = pki::build_csr(&request::csr_spec(cert).pki_ctx("building the CSR")?, key)
+        .pki_ctx("building the CSR")?;
+    let usages = cert.spec.usages.clone();
+    let cr = CertificateRequest {
+        metadata: ObjectMeta {
+            name: Some(gather::request_name(cert, rev)),
+            namespace: Some(ns.clone()),
+            annotations: Some(BTreeMap::from([
+                (ann::CERTIFICATE_NAME.to_string(), cert.name_any()),
+                (ann::REVISION.to_string(), rev.to_string()),
+                (
+                    PRIVATE_KEY_SECRET_ANNOTATION.to_string(),
+                    gather::next_key_name(cert),
+                ),
+                (SPEC_HASH_ANNOTATION.to_string(), gather::spec_hash(cert)),
+            ])),
+            owner_references: secret::owner_ref(cert).map(|r| vec![r]),
+            ..Default::default()
+        },
+        spec: CertificateRequestSpec {
+            duration: cert.spec.duration,
+            issuer_ref: cert.spec.issuer_ref.clone(),
+            request: Bytes(csr.into_bytes()),
+            is_ca: cert.spec.is_ca,
+            usages,
+            ..Default::default()
+        },
+        status: None,
+    };
+    let api = Api::<CertificateRequest>::namespaced(rctx.ctx.client.clone(), &ns);
+    match api.create(&PostParams::default(), &cr).await {
+        // One request per revision, whatever retries happen: the name is the guarantee.
+        Err(e) if is_conflict(&e, 409) => Ok(()),
+        Err(e) => Err(e).ctx("creating the CertificateRequest"),
+        Ok(_) => {
+            info!(request = %cr.name_any(), revision = rev, "created CertificateRequest");
+            rctx.ctx
+                .event(
+                    cert,
+                    false,
+                    "Requested",
+                    format!(
+                        "Created new CertificateRequest resource {:?}",
+                        cr.name_any()
+                    ),
+                )
+                .await;
+            Ok(())
+        }
+    }
+}
+
+/// Writes the TLS Secret from the issued request and the stored key, then updates `st`.
+/// Returns `None` when the key is not readable yet (cache lag): try again shortly.
+async fn write_secret(
+    rctx: &ReconcileCtx,
+    cert: &Arc<Certificate>,
+    g: &Gathered,
+    st: &mut CertificateStatus,
+    conds: &mut Vec<crate::api::Condition>,
+    now: SystemTime,
+    t: &Time,
+) -> Result<Option<(Action, Option<i64>)>, Error> {
+    let ctx = &rctx.ctx;
+    let generation = cert.metadata.generation;
+    let (Some(cr), Some(key)) = (&g.request, &g.next_key) else {
+        return Ok(None);
+    };
+    let status = cr.status.clone().unwrap_or_default();
+    let mut bundle = status.certificate.map(|b| b.0).unwrap_or_default();
+    if let Some(ca) = status.ca.map(|b| b.0).filter(|c| !c.is_empty()) {
+        bundle.push(b'\n');
+        bundle.extend(ca);
+    }
+    let ordered = match pki::order_bundle(&bundle) {
+        Ok(o) => o,
+        Err(e) => {
+            // A broken chain from an issuer is a failed issuance, with backoff.
+            let n = st.failed_issuance_attempts.unwrap_or(0) + 1;
+            st.failed_issuance_attempts = Some(n);
+            st.last_failure_time = Some(t.clone());
+            let msg = format!("the issuer returned a chain that cannot be ordered: {e}");
+            conditions::set(
+                conds,
+                conditions::new("Issuing", false, e.reason(), &msg, generation),
+                t.clone(),
+            );
+            ctx.event(cert.as_ref(), true, e.reason(), msg).await;
+            return Ok(Some((after(super::plan::backoff(n)), None)));
+        }
+    };
+    let tls_crt = ordered.tls_crt_pem();
+    let leaf = pki::inspect_pem(tls_crt.as_bytes()).pki_ctx("reading the issued certificate")?;
+    let key_pem = key
+        .to_pem(request::key_encoding(&cert.spec))
+        .pki_ctx("encoding the private key")?;
+    let key_der = ::pem::parse(key_pem.as_bytes())
+        .map(|p| p.into_contents())
+        .unwrap_or_default();
+    let ca_crt = ordered.ca_crt_pem();
+    let obj = secret::tls_secret(
+        cert,
+        &TlsMaterial {
+            key_pem: &key_pem,
+            key_der: &key_der,
+            tls_crt: &tls_crt,
+            ca_crt: ca_crt.as_deref(),
+            leaf: &leaf,
+        },
+        ctx.settings.enable_certificate_owner_ref,
+    );
+    let ns = cert.namespace().unwrap_or_default();
+    Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+        .patch(
+            &cert.spec.secret_name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .ctx("writing the TLS Secret")?;
+
+    let rev = gather::revision(cert) + 1;
+    let renewal = super::plan::renewal_time(cert, leaf.not_before, leaf.not_after);
+    st.revision = Some(rev);
+    st.not_before = Some(time(leaf.not_before));
+    st.not_after = Some(time(leaf.not_after));
+    st.renewal_time = Some(time(renewal));
+    st.failed_issuance_attempts = None;
+    st.last_failure_time = None;
+    st.next_private_key_secret_name = None;
+    conditions::remove(conds, "Issuing");
+    conditions::set(
+        conds,
+        conditions::new(
+            "Ready",
+            true,
+            "Ready",
+            "Certificate is up to date and has not expired",
+            generation,
+        ),
+        t.clone(),
+    );
+    info!(revision = rev, not_after = %fmt_time(leaf.not_after), "certificate issued");
+    ctx.event(
+        cert.as_ref(),
+        false,
+        "Issuing",
+        format!("The certificate has been successfully issued (revision {rev})"),
+    )
+    .await;
+    Ok(Some((
+        after(renewal.duration_since(now).unwrap_or_default() + Duration::from_secs(1)),
+        Some(rev),
+    )))
+}
+
+async fn delete_next_key(rctx: &ReconcileCtx, cert: &Certificate) -> Result<(), Error> {
+    let api = Api::<Secret>::namespaced(
+        rctx.ctx.client.clone(),
+        &cert.namespace().unwrap_or_default(),
+    );
+    match api
+        .delete(&gather::next_key_name(cert), &DeleteParams::default())
+        .await
+    {
+        Err(e) if !is_conflict(&e, 404) => Err(e).ctx("deleting the next private key Secret"),
+        _ => Ok(()),
+    }
+}
+
+/// Keeps the newest `revisionHistoryLimit` requests (default 1, as cert-manager v1.18+).
+async fn prune_requests(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    current: i64,
+) -> Result<(), Error> {
+    let limit = i64::from(cert.spec.revision_history_limit.unwrap_or(1).max(1));
+    let name = cert.name_any();
+    let ns = cert.namespace().unwrap_or_default();
+    let stale: Vec<String> = rctx
+        .caches
+        .requests
+        .state()
+        .iter()
+        .filter(|r| r.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|r| r.annotations().get(ann::CERTIFICATE_NAME) == Some(&name))
+        .filter(|r| {
+            r.annotations()
+                .get(ann::REVISION)
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|rev| rev <= current - limit)
+        })
+        .map(|r| r.name_any())
+        .collect();
+    let api = Api::<CertificateRequest>::namespaced(rctx.ctx.client.clone(), &ns);
+    for r in stale {
+        match api.delete(&r, &DeleteParams::background()).await {
+            Err(e) if !is_conflict(&e, 404) => {
+                return Err(e).ctx("pruning old CertificateRequests");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The Certificate controller: gather (`gather.rs`) what exists, decide (`plan.rs`, pure),
+//! execute (`execute.rs`) one step. CertificateRequests and the Secrets we manage are cached
+//! by reflectors; unrelated Secrets are never cached (the Secret watch has a label selector),
+//! so memory does not grow with the cluster's other Secrets.
+pub mod execute;
+pub mod gather;
+pub mod plan;
+pub mod request;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
+use tracing::{instrument, warn};
+
+use crate::api::{Certificate, CertificateRequest};
+
+use super::secret::{MANAGED_LABEL, ann};
+use super::{Context, Error};
+
+/// The caches a reconcile reads instead of the API.
+#[derive(Clone)]
+pub struct Caches {
+    pub requests: Store<CertificateRequest>,
+    pub secrets: Store<Secret>,
+}
+
+fn api<K>(ctx: &Context) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    }
+}
+
+/// Builds the controller stream; drive it to run the controller.
+pub fn controller(ctx: Arc<Context>) -> impl Stream<Item = ()> {
+    let (req_store, req_writer) = reflector::store();
+    let (sec_store, sec_writer) = reflector::store();
+    let requests = reflector::reflector(
+        req_writer,
+        watcher(
+            api::<CertificateRequest>(&ctx),
+            watcher::Config::default().any_semantic(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    // Only Secrets we wrote (TLS Secrets and next-key Secrets carry the label).
+    let secrets = reflector::reflector(
+        sec_writer,
+        watcher(
+            api::<Secret>(&ctx),
+            watcher::Config::default()
+                .labels(&format!("{MANAGED_LABEL}=true"))
+                .any_semantic(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    let caches = Arc::new(Caches {
+        requests: req_store,
+        secrets: sec_store,
+    });
+    let rctx = Arc::new(ReconcileCtx {
+        ctx: ctx.clone(),
+        caches,
+    });
+    Controller::new(
+        api::<Certificate>(&ctx),
+        watcher::Config::default().any_semantic(),
+    )
+    .owns_stream(requests)
+    .watches_stream(secrets, |s: Secret| {
+        let ns = s.namespace();
+        s.annotations()
+            .get(ann::CERTIFICATE_NAME)
+            .map(|n| ObjectRef::new(n).within(ns.as_deref().unwrap_or_default()))
+    })
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, rctx)
+    .map(|r| {
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "certificate controller");
+        }
+    })
+}
+
+pub struct ReconcileCtx {
+    pub ctx: Arc<Context>,
+    pub caches: Arc<Caches>,
+}
+
+fn error_policy(cert: Arc<Certificate>, e: &Error, _: Arc<ReconcileCtx>) -> Action {
+    warn!(certificate = %cert.name_any(), error = %e, reason = e.reason(), "certificate reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+#[instrument(skip_all, fields(certificate = %cert.name_any(), namespace = cert.namespace().unwrap_or_default()))]
+async fn reconcile(cert: Arc<Certificate>, rctx: Arc<ReconcileCtx>) -> Result<Action, Error> {
+    if cert.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let now = rctx.ctx.now();
+    let g = gather::gather(&rctx, &cert).await?;
+    let snapshot = g.snapshot(&cert, now);
+    let decision = plan::plan(&snapshot);
+    tracing::debug!(?decision, "plan");
+    execute::execute(&rctx, &cert, g, decision, now).await
+}

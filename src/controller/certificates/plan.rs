@@ -1,0 +1,431 @@
+//! The pure heart of the Certificate controller: from a snapshot of what exists (gathered by
+//! `gather`) and the time, decide what to do next and say why. No client, no clock: every
+//! branch is a plain unit test.
+//!
+//! An issuance walks these steps, one write each, and any step can be interrupted by a crash;
+//! the next reconcile finds where it stopped by looking at what exists:
+//! 1. store a fresh private key in the next-key Secret (before any CSR leaves the process);
+//! 2. create the CertificateRequest `<name>-<revision>` from that key;
+//! 3. wait for an issuer to sign it (ours sign at once, ACME and external issuers take time);
+//! 4. write the TLS Secret, then the status (revision, times), then delete the next-key Secret.
+use std::time::{Duration, SystemTime};
+
+use crate::api::Certificate;
+use crate::pki::CertInfo;
+
+use super::request;
+
+/// Why an issuance starts: cert-manager's reasons, spelled as it spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    DoesNotExist,
+    MissingData,
+    InvalidKeyPair,
+    InvalidCertificate,
+    IncorrectIssuer,
+    IncorrectCertificate,
+    SecretMismatch,
+    RequestChanged,
+    Renewing,
+    Expired,
+    ManuallyTriggered,
+}
+
+impl Trigger {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Trigger::DoesNotExist => "DoesNotExist",
+            Trigger::MissingData => "MissingData",
+            Trigger::InvalidKeyPair => "InvalidKeyPair",
+            Trigger::InvalidCertificate => "InvalidCertificate",
+            Trigger::IncorrectIssuer => "IncorrectIssuer",
+            Trigger::IncorrectCertificate => "IncorrectCertificate",
+            Trigger::SecretMismatch => "SecretMismatch",
+            Trigger::RequestChanged => "RequestChanged",
+            Trigger::Renewing => "Renewing",
+            Trigger::Expired => "Expired",
+            Trigger::ManuallyTriggered => "ManuallyTriggered",
+        }
+    }
+}
+
+/// What the target Secret holds, as far as a decision needs it.
+#[derive(Debug, Clone)]
+pub enum SecretData {
+    /// `tls.crt` or `tls.key` is absent or empty.
+    Missing(&'static str),
+    /// `tls.key` does not parse.
+    InvalidKey(String),
+    /// `tls.crt` does not parse.
+    InvalidCert(String),
+    /// Both parse but the key is not the certificate's.
+    KeyMismatch,
+    /// A usable pair; `leaf` describes the first certificate of `tls.crt`.
+    Valid { leaf: Box<CertInfo> },
+}
+
+/// The target Secret.
+#[derive(Debug, Clone)]
+pub struct SecretFacts {
+    /// `cert-manager.io/certificate-name`: which Certificate wrote it last.
+    pub certificate_name: Option<String>,
+    /// Whether that other Certificate still exists (only asked when it is not us).
+    pub other_certificate_exists: bool,
+    /// The Secret carries a TLS pair it did not get from a Certificate (user-made): not ours.
+    pub foreign_data: bool,
+    /// `type`, when it is not `kubernetes.io/tls` (immutable: we could never write it).
+    pub wrong_type: Option<String>,
+    /// The issuer the Secret's annotations name: (name, kind, group).
+    pub issuer: (Option<String>, Option<String>, Option<String>),
+    pub data: SecretData,
+}
+
+/// The state of the CertificateRequest for the next revision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestState {
+    /// Not signed yet (maybe not even approved).
+    Pending,
+    /// Signed: `status.certificate` is set.
+    Issued,
+    /// Failed or denied: `reason` is the condition reason (`Failed`, `Denied`).
+    Failed { reason: String, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestFacts {
+    pub name: String,
+    pub state: RequestState,
+    /// The CSR was made with the key in the next-key Secret.
+    pub matches_key: bool,
+    /// The CSR (and issuerRef) still ask what the spec asks.
+    pub matches_spec: bool,
+}
+
+/// Everything `plan` looks at.
+#[derive(Debug, Clone)]
+pub struct Snapshot<'a> {
+    pub cert: &'a Certificate,
+    pub secret: Option<SecretFacts>,
+    /// Name and spec-fitness of the stored next private key, when one exists.
+    pub next_key: Option<NextKeyFacts>,
+    /// The request named `<certificate>-<revision + 1>`, when it exists.
+    pub request: Option<RequestFacts>,
+    /// The current revision's request issued exactly the certificate now in the Secret
+    /// (`None` when that request is gone and we cannot tell).
+    pub secret_matches_current_request: Option<bool>,
+    pub now: SystemTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NextKeyFacts {
+    /// The key is of the algorithm and size the spec asks for.
+    pub matches_spec: bool,
+}
+
+/// The decision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// The Secret cannot be ours to write: say so in Ready=False and stop.
+    Blocked {
+        reason: &'static str,
+        message: String,
+    },
+    /// Nothing to issue; the certificate is current. Wake up at `renewal_time`.
+    UpToDate {
+        not_before: SystemTime,
+        not_after: SystemTime,
+        renewal_time: SystemTime,
+    },
+    /// Issuance is due but a recent failure holds it back until `until`.
+    BackingOff {
+        trigger: Trigger,
+        message: String,
+        until: SystemTime,
+    },
+    /// Issue, doing `step` now.
+    Issue {
+        trigger: Trigger,
+        message: String,
+        step: Step,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Generate and store the next private key (or replace one that no longer fits the spec).
+    StoreKey { replace: bool },
+    /// Create the request from the stored key.
+    CreateRequest,
+    /// Delete the request: it was made for another key or spec, or it failed and the
+    /// backoff is over. A new one is created on the next pass.
+    DeleteRequest { why: String },
+    /// The request is with its issuer.
+    AwaitRequest,
+    /// The request is signed: write the Secret and the status.
+    WriteSecret,
+    /// The request failed: record the failure (status) so backoff starts.
+    RecordFailure { reason: String, message: String },
+}
+
+/// Backoff after the n-th consecutive failure: 1h, doubling, at most 32h (cert-manager's).
+pub fn backoff(failed_attempts: i64) -> Duration {
+    let exp = (failed_attempts.max(1) - 1).min(5) as u32;
+    Duration::from_secs(3600 * 2u64.pow(exp))
+}
+
+/// When to renew: `notAfter - renewBefore`, or the percentage of the lifetime, or a third of
+/// the lifetime when neither is set or `renewBefore` is not shorter than the lifetime.
+pub fn renewal_time(
+    cert: &Certificate,
+    not_before: SystemTime,
+    not_after: SystemTime,
+) -> SystemTime {
+    let lifetime = not_after.duration_since(not_before).unwrap_or_default();
+    let spec = &cert.spec;
+    let before = if let Some(rb) = &spec.renew_before {
+        rb.as_std()
+    } else if let Some(p) = spec.renew_before_percentage {
+        // Percentage of the lifetime that remains when renewal is due.
+        lifetime.mul_f64(f64::from(p.clamp(0, 100)) / 100.0)
+    } else {
+        lifetime / 3
+    };
+    let before = if before >= lifetime {
+        lifetime / 3
+    } else {
+        before
+    };
+    not_after - before
+}
+
+const ISSUING: &str = "Issuing";
+
+fn condition<'c>(cert: &'c Certificate, t: &str) -> Option<&'c crate::api::Condition> {
+    cert.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.r#type == t)
+}
+
+/// What is wrong with the Secret, if anything, in cert-manager's order of checks.
+fn trigger(s: &Snapshot<'_>) -> Option<(Trigger, String)> {
+    let cert = s.cert;
+    let Some(secret) = &s.secret else {
+        return Some((
+            Trigger::DoesNotExist,
+            format!("Secret {:?} does not exist", cert.spec.secret_name),
+        ));
+    };
+    let leaf = match &secret.data {
+        SecretData::Missing(k) => {
+            return Some((Trigger::MissingData, format!("Secret has no {k}")));
+        }
+        SecretData::InvalidKey(e) => {
+            return Some((
+                Trigger::InvalidKeyPair,
+                format!("tls.key does not parse: {e}"),
+            ));
+        }
+        SecretData::InvalidCert(e) => {
+            return Some((
+                Trigger::InvalidCertificate,
+                format!("tls.crt does not parse: {e}"),
+            ));
+        }
+        SecretData::KeyMismatch => {
+            return Some((
+                Trigger::InvalidKeyPair,
+                "tls.key is not the key of tls.crt".into(),
+            ));
+        }
+        SecretData::Valid { leaf } => leaf,
+    };
+    let iref = &cert.spec.issuer_ref;
+    let (name, kind, group) = &secret.issuer;
+    let same = |have: &Option<String>, want: &str| have.as_deref().unwrap_or(want) == want;
+    if name.as_deref() != Some(iref.name.as_str())
+        || !same(kind, iref.kind_or_default())
+        || !same(group, iref.group_or_default())
+    {
+        return Some((
+            Trigger::IncorrectIssuer,
+            format!(
+                "Secret was issued by {:?}, spec names {:?}",
+                name.as_deref().unwrap_or("?"),
+                iref.name
+            ),
+        ));
+    }
+    if s.secret_matches_current_request == Some(false) {
+        return Some((
+            Trigger::IncorrectCertificate,
+            "tls.crt is not the certificate issued for the current revision".into(),
+        ));
+    }
+    if let Some(why) = request::mismatch(&cert.spec, leaf) {
+        return Some((Trigger::RequestChanged, why));
+    }
+    if s.now >= leaf.not_after {
+        return Some((
+            Trigger::Expired,
+            format!("certificate expired at {}", fmt_time(leaf.not_after)),
+        ));
+    }
+    let renew_at = renewal_time(cert, leaf.not_before, leaf.not_after);
+    if s.now >= renew_at {
+        return Some((
+            Trigger::Renewing,
+            format!("renewal time {} has passed", fmt_time(renew_at)),
+        ));
+    }
+    if let Some(c) = condition(cert, ISSUING)
+        && c.status == crate::api::ConditionStatus::True
+        && c.reason.as_deref() == Some("ManuallyTriggered")
+    {
+        return Some((
+            Trigger::ManuallyTriggered,
+            "re-issuance was requested by a user".into(),
+        ));
+    }
+    None
+}
+
+/// Decides the next step. See the module docs for the order of an issuance.
+pub fn plan(s: &Snapshot<'_>) -> Plan {
+    let cert = s.cert;
+    if let Some(secret) = &s.secret {
+        let ours = cert.metadata.name.as_deref();
+        if let Some(other) = secret.certificate_name.as_deref()
+            && Some(other) != ours
+            && secret.other_certificate_exists
+        {
+            return Plan::Blocked {
+                reason: "SecretInUse",
+                message: format!(
+                    "Secret {:?} is managed by Certificate {other:?}; two Certificates cannot share one Secret",
+                    cert.spec.secret_name
+                ),
+            };
+        }
+        if secret.foreign_data {
+            return Plan::Blocked {
+                reason: "SecretNotOwned",
+                message: format!(
+                    "Secret {:?} holds a TLS pair that no Certificate issued; certwright will not overwrite it (delete it or annotate it cert-manager.io/certificate-name)",
+                    cert.spec.secret_name
+                ),
+            };
+        }
+        if let Some(t) = &secret.wrong_type {
+            return Plan::Blocked {
+                reason: "SecretTypeMismatch",
+                message: format!(
+                    "Secret {:?} has type {t:?}, not kubernetes.io/tls, and a type cannot change",
+                    cert.spec.secret_name
+                ),
+            };
+        }
+    }
+
+    let issued_request = s
+        .request
+        .as_ref()
+        .filter(|r| r.state == RequestState::Issued && r.matches_key);
+    let Some((trigger, message)) = trigger(s) else {
+        // Current. A request for the next revision that is already issued means a crash hit
+        // between the Secret write and the status write: finish that, not a new issuance.
+        if issued_request.is_some() {
+            return Plan::Issue {
+                trigger: Trigger::Renewing,
+                message: "finishing an issuance".into(),
+                step: Step::WriteSecret,
+            };
+        }
+        let Some(SecretData::Valid { leaf }) = s.secret.as_ref().map(|x| &x.data) else {
+            unreachable!("no trigger implies a valid Secret")
+        };
+        return Plan::UpToDate {
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+            renewal_time: renewal_time(cert, leaf.not_before, leaf.not_after),
+        };
+    };
+
+    let status = cert.status.clone().unwrap_or_default();
+    let failures = status.failed_issuance_attempts.unwrap_or(0);
+    // A spec change since the failure skips the backoff: the user may have fixed the cause.
+    let failed_generation = condition(cert, ISSUING).and_then(|c| c.observed_generation);
+    let spec_changed = failed_generation.is_some() && failed_generation != cert.metadata.generation;
+    let backing_off = match (failures, status.last_failure_time.as_ref()) {
+        (n, Some(t)) if n > 0 && !spec_changed => {
+            let until = SystemTime::from(t.0) + backoff(n);
+            (s.now < until).then_some(until)
+        }
+        _ => None,
+    };
+
+    let issue = |step| Plan::Issue {
+        trigger,
+        message: message.clone(),
+        step,
+    };
+    match (&s.next_key, &s.request) {
+        (None, _) => issue(Step::StoreKey { replace: false }),
+        (Some(k), _) if !k.matches_spec => issue(Step::StoreKey { replace: true }),
+        (Some(_), Some(r)) if !r.matches_key || !r.matches_spec => match &r.state {
+            // A finished request made for another spec is history: keep it, move on.
+            RequestState::Issued if r.matches_key => issue(Step::DeleteRequest {
+                why: "the spec changed after it was issued".into(),
+            }),
+            _ => issue(Step::DeleteRequest {
+                why: if !r.matches_key {
+                    "it was made for another private key".into()
+                } else {
+                    "the spec changed".into()
+                },
+            }),
+        },
+        (Some(_), Some(r)) => match &r.state {
+            RequestState::Issued => issue(Step::WriteSecret),
+            RequestState::Pending => issue(Step::AwaitRequest),
+            RequestState::Failed { reason, message: m } => {
+                let recorded = condition(cert, ISSUING).is_some_and(|c| {
+                    c.status == crate::api::ConditionStatus::False
+                        && c.reason.as_deref() == Some(reason)
+                }) && failures > 0;
+                if !recorded {
+                    issue(Step::RecordFailure {
+                        reason: reason.clone(),
+                        message: m.clone(),
+                    })
+                } else if let Some(until) = backing_off {
+                    Plan::BackingOff {
+                        trigger,
+                        message: m.clone(),
+                        until,
+                    }
+                } else {
+                    issue(Step::DeleteRequest {
+                        why: "the backoff after its failure is over".into(),
+                    })
+                }
+            }
+        },
+        (Some(_), None) => match backing_off {
+            Some(until) => Plan::BackingOff {
+                trigger,
+                message,
+                until,
+            },
+            None => issue(Step::CreateRequest),
+        },
+    }
+}
+
+pub fn fmt_time(t: SystemTime) -> String {
+    k8s_openapi::jiff::Timestamp::try_from(t)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{t:?}"))
+}

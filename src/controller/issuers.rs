@@ -1,0 +1,134 @@
+//! Issuer and ClusterIssuer readiness: load the backend (for CA: read and check the key pair)
+//! and publish a Ready condition with a stable reason. Signing does not depend on this
+//! condition (it loads the backend itself), so a stale condition never blocks an issuance.
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+use tracing::{instrument, warn};
+
+use crate::api::{ClusterIssuer, Issuer, IssuerStatus};
+use crate::issuer::{self, Signer};
+
+use super::error::KubeContext;
+use super::{Context, Error, MANAGER, conditions};
+
+pub async fn controllers(ctx: Arc<Context>) {
+    let issuers: Api<Issuer> = match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let a = Controller::new(issuers, watcher::Config::default().any_semantic())
+        .shutdown_on_signal()
+        .run(reconcile_issuer, error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let b = Controller::new(
+        Api::<ClusterIssuer>::all(ctx.client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .shutdown_on_signal()
+    .run(reconcile_cluster_issuer, error_policy, ctx)
+    .for_each(|_| async {});
+    tokio::join!(a, b);
+}
+
+fn error_policy<K>(_: Arc<K>, e: &Error, _: Arc<Context>) -> Action {
+    warn!(error = %e, reason = e.reason(), "issuer reconcile failed");
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// Computes the Ready condition; returns the new status and when to look again (a CA Secret
+/// may be created or fixed later, and we do not watch unrelated Secrets).
+async fn readiness(
+    ctx: &Context,
+    resolved: &issuer::Resolved,
+    old: Option<&IssuerStatus>,
+) -> (IssuerStatus, Action, Option<(String, String)>) {
+    let now = ctx.now();
+    let t = Time(k8s_openapi::jiff::Timestamp::try_from(now).unwrap_or_default());
+    let mut status = old.cloned().unwrap_or_default();
+    let mut conds = status.conditions.clone().unwrap_or_default();
+    let (ready, reason, message, action) = match Signer::load(&ctx.client, resolved, now).await {
+        Ok(signer) => {
+            let (r, m) = signer.ready_message();
+            (true, r, m, Action::requeue(Duration::from_secs(600)))
+        }
+        Err(e) => (
+            false,
+            e.reason(),
+            e.to_string(),
+            Action::requeue(Duration::from_secs(30)),
+        ),
+    };
+    let changed = conditions::set(
+        &mut conds,
+        conditions::new("Ready", ready, reason, &message, resolved.generation),
+        t,
+    );
+    status.conditions = Some(conds);
+    let event = (changed && !ready).then(|| (reason.to_string(), message));
+    (status, action, event)
+}
+
+#[instrument(skip_all, fields(issuer = %i.name_any(), namespace = i.namespace().unwrap_or_default()))]
+async fn reconcile_issuer(i: Arc<Issuer>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = i.namespace().unwrap_or_default();
+    let resolved = issuer::Resolved {
+        spec: i.spec.clone(),
+        secret_namespace: ns.clone(),
+        kind: "Issuer",
+        name: i.name_any(),
+        generation: i.metadata.generation,
+    };
+    let (status, action, event) = readiness(&ctx, &resolved, i.status.as_ref()).await;
+    if Some(&status) != i.status.as_ref() {
+        let patch = serde_json::json!({ "apiVersion": "cert-manager.io/v1", "kind": "Issuer", "status": status });
+        Api::<Issuer>::namespaced(ctx.client.clone(), &ns)
+            .patch_status(
+                &i.name_any(),
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .ctx("writing Issuer status")?;
+    }
+    if let Some((reason, msg)) = event {
+        ctx.event(i.as_ref(), true, &reason, msg).await;
+    }
+    Ok(action)
+}
+
+#[instrument(skip_all, fields(clusterissuer = %i.name_any()))]
+async fn reconcile_cluster_issuer(
+    i: Arc<ClusterIssuer>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let resolved = issuer::Resolved {
+        spec: i.spec.issuer.clone(),
+        secret_namespace: ctx.settings.cluster_resource_namespace.clone(),
+        kind: "ClusterIssuer",
+        name: i.name_any(),
+        generation: i.metadata.generation,
+    };
+    let (status, action, event) = readiness(&ctx, &resolved, i.status.as_ref()).await;
+    if Some(&status) != i.status.as_ref() {
+        let patch = serde_json::json!({ "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "status": status });
+        Api::<ClusterIssuer>::all(ctx.client.clone())
+            .patch_status(
+                &i.name_any(),
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .ctx("writing ClusterIssuer status")?;
+    }
+    if let Some((reason, msg)) = event {
+        ctx.event(i.as_ref(), true, &reason, msg).await;
+    }
+    Ok(action)
+}

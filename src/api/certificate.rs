@@ -52,7 +52,8 @@ pub const MIN_RENEW_BEFORE: Duration = Duration::from_minutes(5);
         priority = 1,
         json_path = r#".status.conditions[?(@.type == "Ready")].message"#
     ),
-    printcolumn(name = "Expiration", type_ = "date", json_path = ".status.notAfter"),
+    // A string, not a date: kubectl renders future dates as "<invalid>".
+    printcolumn(name = "Expiration", type_ = "string", json_path = ".status.notAfter"),
     printcolumn(
         name = "Age",
         type_ = "date",

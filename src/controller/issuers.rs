@@ -62,7 +62,7 @@ async fn readiness(
             false,
             e.reason(),
             e.to_string(),
-            Action::requeue(Duration::from_secs(30)),
+            Action::requeue(Duration::from_secs(5)),
         ),
     };
     let changed = conditions::set(

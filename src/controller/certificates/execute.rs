@@ -162,7 +162,14 @@ pub async fn execute(
                     }
                     Action::requeue(Duration::from_millis(500))
                 }
-                Step::AwaitRequest => {
+                Step::AwaitRequest { message: waiting } => {
+                    let mut issuing = issuing;
+                    if !waiting.is_empty() {
+                        let name = g.request.as_ref().map(|r| r.name_any()).unwrap_or_default();
+                        issuing.message = Some(format!(
+                            "Waiting for CertificateRequest {name:?}: {waiting}"
+                        ));
+                    }
                     conditions::set(&mut conds, issuing, t.clone());
                     // Our issuers answer at once; external and ACME ones take their time and
                     // the request watch wakes us. The periodic look is a safety net only.

@@ -100,7 +100,9 @@ async fn secret(rctx: &ReconcileCtx, ns: &str, name: &str) -> Result<Option<Secr
         .ctx(format!("reading Secret {ns}/{name}"))
 }
 
-fn secret_facts(s: &Secret, cert: &Certificate) -> (SecretFacts, Option<PrivateKey>) {
+/// The facts `plan` needs about the target Secret, and its key when it parses. Public for
+/// `certwright status`, which builds the same snapshot from what it reads.
+pub fn secret_facts(s: &Secret, cert: &Certificate) -> (SecretFacts, Option<PrivateKey>) {
     let a = s.annotations();
     let get = |k: &str| a.get(k).cloned();
     let certificate_name = get(ann::CERTIFICATE_NAME);
@@ -188,32 +190,9 @@ pub async fn gather(rctx: &ReconcileCtx, cert: &Certificate) -> Result<Gathered,
             .map(|r| (*r).clone())
     };
     let request = cached_request(&request_name(cert, rev + 1));
-    let request_facts = request.as_ref().map(|r| {
-        let st = r.status.clone().unwrap_or_default();
-        let state = if st.certificate.as_ref().is_some_and(|c| !c.0.is_empty()) {
-            RequestState::Issued
-        } else if r.is_denied() {
-            RequestState::Failed {
-                reason: "Denied".into(),
-                message: condition_message(r, "Denied"),
-            }
-        } else if r.is_finished() {
-            RequestState::Failed {
-                reason: "Failed".into(),
-                message: condition_message(r, "Ready"),
-            }
-        } else {
-            RequestState::Pending
-        };
-        RequestFacts {
-            name: r.name_any(),
-            state,
-            matches_key: next_key
-                .as_ref()
-                .is_some_and(|k| k.matches_csr_pem(&r.spec.request.0).unwrap_or(false)),
-            matches_spec: r.annotations().get(SPEC_HASH_ANNOTATION) == Some(&spec_hash(cert)),
-        }
-    });
+    let request_facts = request
+        .as_ref()
+        .map(|r| request_facts(r, cert, next_key.as_ref()));
 
     // Is the Secret's certificate the one the current revision's request issued?
     let secret_matches_current_request = match (&secret_obj, rev) {
@@ -235,6 +214,40 @@ pub async fn gather(rctx: &ReconcileCtx, cert: &Certificate) -> Result<Gathered,
         secret_matches_current_request,
         current_key,
     })
+}
+
+/// The facts `plan` needs about the next revision's request, given the stored next key.
+/// Public for `certwright status`.
+pub fn request_facts(
+    r: &CertificateRequest,
+    cert: &Certificate,
+    next_key: Option<&PrivateKey>,
+) -> RequestFacts {
+    let st = r.status.clone().unwrap_or_default();
+    let state = if st.certificate.as_ref().is_some_and(|c| !c.0.is_empty()) {
+        RequestState::Issued
+    } else if r.is_denied() {
+        RequestState::Failed {
+            reason: "Denied".into(),
+            message: condition_message(r, "Denied"),
+        }
+    } else if r.is_finished() {
+        RequestState::Failed {
+            reason: "Failed".into(),
+            message: condition_message(r, "Ready"),
+        }
+    } else {
+        RequestState::Pending {
+            message: condition_message(r, "Ready"),
+        }
+    };
+    RequestFacts {
+        name: r.name_any(),
+        state,
+        matches_key: next_key
+            .is_some_and(|k| k.matches_csr_pem(&r.spec.request.0).unwrap_or(false)),
+        matches_spec: r.annotations().get(SPEC_HASH_ANNOTATION) == Some(&spec_hash(cert)),
+    }
 }
 
 fn condition_message(r: &CertificateRequest, t: &str) -> String {

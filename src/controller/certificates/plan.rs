@@ -83,8 +83,8 @@ pub struct SecretFacts {
 /// The state of the CertificateRequest for the next revision.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestState {
-    /// Not signed yet (maybe not even approved).
-    Pending,
+    /// Not signed yet (maybe not even approved); the request's Ready message says why.
+    Pending { message: String },
     /// Signed: `status.certificate` is set.
     Issued,
     /// Failed or denied: `reason` is the condition reason (`Failed`, `Denied`).
@@ -159,8 +159,8 @@ pub enum Step {
     /// Delete the request: it was made for another key or spec, or it failed and the
     /// backoff is over. A new one is created on the next pass.
     DeleteRequest { why: String },
-    /// The request is with its issuer.
-    AwaitRequest,
+    /// The request is with its issuer; `message` is what the request says about it.
+    AwaitRequest { message: String },
     /// The request is signed: write the Secret and the status.
     WriteSecret,
     /// The request failed: record the failure (status) so backoff starts.
@@ -389,7 +389,9 @@ pub fn plan(s: &Snapshot<'_>) -> Plan {
         },
         (Some(_), Some(r)) => match &r.state {
             RequestState::Issued => issue(Step::WriteSecret),
-            RequestState::Pending => issue(Step::AwaitRequest),
+            RequestState::Pending { message: m } => {
+                issue(Step::AwaitRequest { message: m.clone() })
+            }
             RequestState::Failed { reason, message: m } => {
                 let recorded = condition(cert, ISSUING).is_some_and(|c| {
                     c.status == crate::api::ConditionStatus::False
@@ -428,4 +430,382 @@ pub fn fmt_time(t: SystemTime) -> String {
     k8s_openapi::jiff::Timestamp::try_from(t)
         .map(|t| t.to_string())
         .unwrap_or_else(|_| format!("{t:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+    use crate::api::{Certificate, CertificateStatus, Condition, ConditionStatus};
+    use crate::pki::{
+        KeyEncoding, KeySpec, PrivateKey, SignOptions, build_csr, inspect_pem, self_sign,
+    };
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn t0() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    fn cert(yaml: &str) -> Certificate {
+        let base = "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: web, namespace: ns, generation: 1}\n";
+        serde_yaml::from_str(&format!("{base}{yaml}")).unwrap()
+    }
+
+    fn spec() -> Certificate {
+        cert(
+            "spec: {secretName: web-tls, dnsNames: [a.test], privateKey: {algorithm: ECDSA}, issuerRef: {name: ca}}",
+        )
+    }
+
+    /// A certificate for `c`'s spec, valid from `t0()` for `lifetime`.
+    fn issued(c: &Certificate, lifetime: Duration) -> CertInfo {
+        let key = PrivateKey::generate(KeySpec::EcdsaP256).unwrap();
+        let csr = build_csr(&request::csr_spec(c).unwrap(), &key).unwrap();
+        let mut o = SignOptions::new(t0());
+        o.duration = lifetime;
+        let pem = self_sign(csr.as_bytes(), &key, &o).unwrap();
+        let _ = key.to_pem(KeyEncoding::Pkcs8);
+        inspect_pem(pem.as_bytes()).unwrap()
+    }
+
+    fn valid_secret(leaf: CertInfo) -> SecretFacts {
+        SecretFacts {
+            certificate_name: Some("web".into()),
+            other_certificate_exists: false,
+            foreign_data: false,
+            wrong_type: None,
+            issuer: (
+                Some("ca".into()),
+                Some("Issuer".into()),
+                Some("cert-manager.io".into()),
+            ),
+            data: SecretData::Valid {
+                leaf: Box::new(leaf),
+            },
+        }
+    }
+
+    fn snap(c: &Certificate, secret: Option<SecretFacts>, now: SystemTime) -> Snapshot<'_> {
+        Snapshot {
+            cert: c,
+            secret,
+            next_key: None,
+            request: None,
+            secret_matches_current_request: None,
+            now,
+        }
+    }
+
+    fn trigger_of(p: &Plan) -> Option<Trigger> {
+        match p {
+            Plan::Issue { trigger, .. } | Plan::BackingOff { trigger, .. } => Some(*trigger),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn missing_secret_starts_with_storing_a_key() {
+        let c = spec();
+        let p = plan(&snap(&c, None, t0()));
+        assert_eq!(trigger_of(&p), Some(Trigger::DoesNotExist));
+        assert!(matches!(
+            p,
+            Plan::Issue {
+                step: Step::StoreKey { replace: false },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn steps_follow_what_exists() {
+        let c = spec();
+        let mut s = snap(&c, None, t0());
+        s.next_key = Some(NextKeyFacts { matches_spec: true });
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::CreateRequest,
+                ..
+            }
+        ));
+        let req = |state| RequestFacts {
+            name: "web-1".into(),
+            state,
+            matches_key: true,
+            matches_spec: true,
+        };
+        s.request = Some(req(RequestState::Pending {
+            message: String::new(),
+        }));
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::AwaitRequest { .. },
+                ..
+            }
+        ));
+        s.request = Some(req(RequestState::Issued));
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::WriteSecret,
+                ..
+            }
+        ));
+        // A request made from another key is replaced, never used.
+        s.request = Some(RequestFacts {
+            matches_key: false,
+            ..req(RequestState::Issued)
+        });
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::DeleteRequest { .. },
+                ..
+            }
+        ));
+        // A key that no longer fits the spec is replaced first.
+        s.next_key = Some(NextKeyFacts {
+            matches_spec: false,
+        });
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::StoreKey { replace: true },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn current_certificate_is_up_to_date_until_renewal_time() {
+        let c = spec();
+        let leaf = issued(&c, 90 * 24 * HOUR);
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), t0() + HOUR));
+        let Plan::UpToDate { renewal_time, .. } = p else {
+            panic!("{p:?}")
+        };
+        // Default: a third of the lifetime before expiry.
+        assert_eq!(renewal_time, leaf.not_after - 30 * 24 * HOUR);
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), renewal_time));
+        assert_eq!(trigger_of(&p), Some(Trigger::Renewing));
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), leaf.not_after));
+        assert_eq!(trigger_of(&p), Some(Trigger::Expired));
+    }
+
+    #[test]
+    fn renew_before_and_percentage() {
+        let mut c = spec();
+        c.spec.renew_before = Some("59m50s".parse().unwrap());
+        let nb = t0();
+        let na = t0() + HOUR;
+        assert_eq!(renewal_time(&c, nb, na), nb + Duration::from_secs(10));
+        c.spec.renew_before = None;
+        c.spec.renew_before_percentage = Some(25);
+        assert_eq!(renewal_time(&c, nb, na), na - Duration::from_secs(900));
+        // renewBefore not shorter than the lifetime falls back to a third.
+        c.spec.renew_before_percentage = None;
+        c.spec.renew_before = Some("2h".parse().unwrap());
+        assert_eq!(renewal_time(&c, nb, na), na - Duration::from_secs(1200));
+    }
+
+    #[test]
+    fn secret_problems_map_to_reasons() {
+        let c = spec();
+        let leaf = issued(&c, 90 * 24 * HOUR);
+        let with = |data| SecretFacts {
+            data,
+            ..valid_secret(leaf.clone())
+        };
+        let cases = [
+            (with(SecretData::Missing("tls.key")), Trigger::MissingData),
+            (
+                with(SecretData::InvalidKey("x".into())),
+                Trigger::InvalidKeyPair,
+            ),
+            (
+                with(SecretData::InvalidCert("x".into())),
+                Trigger::InvalidCertificate,
+            ),
+            (with(SecretData::KeyMismatch), Trigger::InvalidKeyPair),
+            (
+                SecretFacts {
+                    issuer: (Some("other".into()), None, None),
+                    ..valid_secret(leaf.clone())
+                },
+                Trigger::IncorrectIssuer,
+            ),
+        ];
+        for (secret, want) in cases {
+            assert_eq!(trigger_of(&plan(&snap(&c, Some(secret), t0()))), Some(want));
+        }
+        let mut s = snap(&c, Some(valid_secret(leaf.clone())), t0());
+        s.secret_matches_current_request = Some(false);
+        assert_eq!(trigger_of(&plan(&s)), Some(Trigger::IncorrectCertificate));
+        // Editing dnsNames re-issues.
+        let mut edited = c.clone();
+        edited.spec.dns_names = Some(vec!["a.test".into(), "b.test".into()]);
+        assert_eq!(
+            trigger_of(&plan(&snap(&edited, Some(valid_secret(leaf)), t0()))),
+            Some(Trigger::RequestChanged)
+        );
+    }
+
+    #[test]
+    fn a_secret_of_another_certificate_is_never_taken() {
+        let c = spec();
+        let leaf = issued(&c, 90 * 24 * HOUR);
+        let other = SecretFacts {
+            certificate_name: Some("other".into()),
+            other_certificate_exists: true,
+            ..valid_secret(leaf.clone())
+        };
+        assert!(matches!(
+            plan(&snap(&c, Some(other), t0())),
+            Plan::Blocked {
+                reason: "SecretInUse",
+                ..
+            }
+        ));
+        // Once the other Certificate is gone the Secret may be adopted.
+        let orphan = SecretFacts {
+            certificate_name: Some("other".into()),
+            ..valid_secret(leaf.clone())
+        };
+        assert!(!matches!(
+            plan(&snap(&c, Some(orphan), t0())),
+            Plan::Blocked { .. }
+        ));
+        let foreign = SecretFacts {
+            certificate_name: None,
+            foreign_data: true,
+            ..valid_secret(leaf)
+        };
+        assert!(matches!(
+            plan(&snap(&c, Some(foreign), t0())),
+            Plan::Blocked {
+                reason: "SecretNotOwned",
+                ..
+            }
+        ));
+    }
+
+    fn failed(c: &mut Certificate, attempts: i64, at: SystemTime, generation: i64) {
+        c.status = Some(CertificateStatus {
+            failed_issuance_attempts: Some(attempts),
+            last_failure_time: Some(Time(k8s_openapi::jiff::Timestamp::try_from(at).unwrap())),
+            conditions: Some(vec![Condition {
+                r#type: "Issuing".into(),
+                status: ConditionStatus::False,
+                reason: Some("Failed".into()),
+                observed_generation: Some(generation),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_and_a_spec_change_skips_it() {
+        assert_eq!(backoff(1), HOUR);
+        assert_eq!(backoff(2), 2 * HOUR);
+        assert_eq!(backoff(6), 32 * HOUR);
+        assert_eq!(backoff(60), 32 * HOUR);
+        let mut c = spec();
+        failed(&mut c, 3, t0(), 1);
+        let mut s = snap(&c, None, t0() + HOUR);
+        s.next_key = Some(NextKeyFacts { matches_spec: true });
+        let failed_req = RequestFacts {
+            name: "web-1".into(),
+            state: RequestState::Failed {
+                reason: "Failed".into(),
+                message: "no".into(),
+            },
+            matches_key: true,
+            matches_spec: true,
+        };
+        s.request = Some(failed_req.clone());
+        let Plan::BackingOff { until, .. } = plan(&s) else {
+            panic!("{:?}", plan(&s))
+        };
+        assert_eq!(until, t0() + 4 * HOUR);
+        // After the backoff the failed request is cleared for a new one.
+        s.now = t0() + 4 * HOUR;
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::DeleteRequest { .. },
+                ..
+            }
+        ));
+        // A spec change (new generation) skips the backoff.
+        let mut changed = c.clone();
+        changed.metadata.generation = Some(2);
+        let mut s2 = snap(&changed, None, t0() + HOUR);
+        s2.next_key = Some(NextKeyFacts { matches_spec: true });
+        assert!(matches!(
+            plan(&s2),
+            Plan::Issue {
+                step: Step::CreateRequest,
+                ..
+            }
+        ));
+        // A failure not yet recorded in status is recorded first.
+        let fresh = spec();
+        let mut s3 = snap(&fresh, None, t0());
+        s3.next_key = Some(NextKeyFacts { matches_spec: true });
+        s3.request = Some(failed_req);
+        assert!(matches!(
+            plan(&s3),
+            Plan::Issue {
+                step: Step::RecordFailure { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_issued_request_after_a_crash_is_finished_not_reissued() {
+        let c = spec();
+        let leaf = issued(&c, 90 * 24 * HOUR);
+        let mut s = snap(&c, Some(valid_secret(leaf)), t0());
+        s.next_key = Some(NextKeyFacts { matches_spec: true });
+        s.request = Some(RequestFacts {
+            name: "web-1".into(),
+            state: RequestState::Issued,
+            matches_key: true,
+            matches_spec: true,
+        });
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::WriteSecret,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn manual_trigger() {
+        let mut c = spec();
+        let leaf = issued(&c, 90 * 24 * HOUR);
+        c.status = Some(CertificateStatus {
+            conditions: Some(vec![Condition {
+                r#type: "Issuing".into(),
+                status: ConditionStatus::True,
+                reason: Some("ManuallyTriggered".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        assert_eq!(
+            trigger_of(&plan(&snap(&c, Some(valid_secret(leaf)), t0()))),
+            Some(Trigger::ManuallyTriggered)
+        );
+    }
 }

@@ -305,3 +305,51 @@ pub async fn apply_yaml(client: &Client, namespace: &str, yaml: &str) {
         .unwrap_or_else(|e| panic!("applying {} {name}: {e}", tm.kind));
     }
 }
+
+/// A `helm` command (built by `scripts/build-tools helm`, cached like the control plane) with
+/// its config, cache and data directories under a temporary directory, so tests never read or
+/// write the user's helm state. No KUBECONFIG: add `.env("KUBECONFIG", kubeconfig_path())`
+/// for commands that talk to the cluster.
+pub fn helm() -> Command {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let bin = BIN.get_or_init(|| {
+        let out = Command::new(repo_root().join("scripts/build-tools"))
+            .arg("helm")
+            .output()
+            .expect("running scripts/build-tools helm");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("helm")
+    });
+    let home = std::env::temp_dir().join(format!("certwright-helm-{}", std::process::id()));
+    let mut cmd = Command::new(bin);
+    cmd.env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .env_remove("KUBECONFIG")
+        .current_dir(repo_root());
+    cmd
+}
+
+impl ControllerProcess {
+    /// Like [`ControllerProcess::start`], but connecting with `kubeconfig` (e.g. one that
+    /// impersonates a ServiceAccount) instead of the admin's.
+    pub fn start_with_kubeconfig(namespace: &str, kubeconfig: &Path, extra: &[&str]) -> Self {
+        let log_path = std::env::temp_dir().join(format!("certwright-controller-{namespace}.log"));
+        let log = std::fs::File::create(&log_path).expect("controller log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_certwright"))
+            .args(["controller", "--namespace", namespace])
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(extra)
+            .env("CERTWRIGHT_LOG_LEVEL", "certwright=debug,info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting certwright controller");
+        ControllerProcess { child, log_path }
+    }
+}

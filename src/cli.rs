@@ -40,6 +40,24 @@ pub enum Command {
     Crds(CrdsArgs),
     /// Run the controller: reconcile Certificates, CertificateRequests and Issuers.
     Controller(ControllerArgs),
+    /// Show a Certificate: conditions, Secret, requests, Events, and why it would or would
+    /// not re-issue now.
+    Status(crate::ops::status::StatusArgs),
+    /// Decode a TLS Secret: the chain in order, SANs, validity, key match, issuer.
+    Inspect(crate::ops::inspect::InspectArgs),
+    /// Ask the controller to re-issue Certificates now (reason ManuallyTriggered).
+    Renew(crate::ops::renew::RenewArgs),
+    /// Approve a CertificateRequest so its issuer may sign it.
+    Approve(crate::ops::approve::DecideArgs),
+    /// Deny a CertificateRequest; it will never be signed.
+    Deny(crate::ops::approve::DecideArgs),
+    /// Check the installation: are the CRDs served, has the controller been seen.
+    #[command(subcommand)]
+    Check(crate::ops::check::CheckWhat),
+    /// Every Certificate with days left, soonest expiry first, as a timeline.
+    List(crate::ops::list::ListArgs),
+    /// Connect to HOST:PORT over TLS and check the chain it serves (exit 1 on failure).
+    Verify(crate::ops::verify::VerifyArgs),
 }
 
 /// Flags of `certwright controller`; names follow cert-manager's where it has one.
@@ -116,6 +134,14 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pki(cmd) => crate::pki_cli::run(cmd),
         Command::Crds(args) => crds(&args),
         Command::Controller(args) => controller(args),
+        Command::Status(args) => crate::ops::run_async(crate::ops::status::run(args)),
+        Command::Inspect(args) => crate::ops::run_async(crate::ops::inspect::run(args)),
+        Command::Renew(args) => crate::ops::run_async(crate::ops::renew::run(args)),
+        Command::Approve(args) => crate::ops::run_async(crate::ops::approve::run(args, true)),
+        Command::Deny(args) => crate::ops::run_async(crate::ops::approve::run(args, false)),
+        Command::Check(what) => crate::ops::run_async(crate::ops::check::run(what)),
+        Command::List(args) => crate::ops::run_async(crate::ops::list::run(args)),
+        Command::Verify(args) => crate::ops::run_async(crate::ops::verify::run(args)),
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`controller`]: the reconcilers (Certificates, CertificateRequests, Issuers); the TLS
 //!   Secret is built in [`controller::secret`].
 //! - [`issuer`]: issuer backends (SelfSigned, CA) behind one `Signer`.
+//! - [`ops`]: the operator's verbs (status, inspect, renew, approve/deny, check, list,
+//!   verify), also the kubectl plugin `kubectl-certwright`.
 //! - [`telemetry`]: logging set-up (text or JSON).
 //! - [`pki`]: keys, CSRs, signing, chain ordering and inspection; pure, no Kubernetes.
 //! - [`pki_cli`]: the `certwright pki` verbs over [`pki`].
@@ -13,6 +15,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod issuer;
+pub mod ops;
 pub mod pki;
 pub mod pki_cli;
 pub mod telemetry;

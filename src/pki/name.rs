@@ -416,4 +416,14 @@ mod tests {
                 .starts_with("commonName")
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_escaped_value_round_trips(v in "[^\\x00-\\x1f]{1,40}") {
+            let literal = format!("CN={},O=x", escape(&v));
+            let rdns = parse_rfc4514(&literal).unwrap();
+            proptest::prop_assert_eq!(&rdns[1][0].value, &v);
+            proptest::prop_assert_eq!(round_trip(&literal), literal);
+        }
+    }
 }

@@ -210,10 +210,18 @@ pub fn chain_table(chain: &[ChainEntry], style: &Style) -> String {
     ]);
     for (i, e) in chain.iter().enumerate() {
         let c = &e.cert;
+        // An empty name (SAN-only certificates) would read as a missing column.
+        let name = |n: &str| {
+            if n.is_empty() {
+                "(empty)".to_string()
+            } else {
+                n.to_string()
+            }
+        };
         t.row(vec![
             (i + 1).to_string().into(),
-            c.subject.clone().into(),
-            c.issuer.clone().into(),
+            name(&c.subject).into(),
+            name(&c.issuer).into(),
             c.serial.clone().into(),
             c.not_after.clone().into(),
             cell(c.days_left.to_string(), days_colour(c.days_left)),

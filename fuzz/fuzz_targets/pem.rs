@@ -1,5 +1,7 @@
 #![no_main]
 //! cargo fuzz target: see ../targets.rs.
+// Each binary uses one of the shared target functions.
+#[allow(dead_code)]
 #[path = "../targets.rs"]
 mod targets;
 

@@ -238,7 +238,18 @@ pub struct ControllerProcess {
 
 impl ControllerProcess {
     pub fn start(namespace: &str, extra: &[&str]) -> Self {
-        let log_path = std::env::temp_dir().join(format!("certwright-controller-{namespace}.log"));
+        Self::start_full(namespace, extra, "certwright=debug,info")
+    }
+
+    pub fn start_with_log_level(namespace: &str, level: &str) -> Self {
+        Self::start_full(namespace, &[], level)
+    }
+
+    fn start_full(namespace: &str, extra: &[&str], level: &str) -> Self {
+        static RUN: AtomicU32 = AtomicU32::new(0);
+        let run = RUN.fetch_add(1, Ordering::Relaxed);
+        let log_path =
+            std::env::temp_dir().join(format!("certwright-controller-{namespace}-{run}.log"));
         let log = std::fs::File::create(&log_path).expect("controller log file");
         let child = Command::new(env!("CARGO_BIN_EXE_certwright"))
             .args([
@@ -251,7 +262,8 @@ impl ControllerProcess {
             .arg("--kubeconfig")
             .arg(kubeconfig_path())
             .args(extra)
-            .env("CERTWRIGHT_LOG_LEVEL", "certwright=debug,info")
+            .env("CERTWRIGHT_LOG_LEVEL", level)
+            .env_remove("RUST_LOG")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

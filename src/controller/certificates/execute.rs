@@ -201,7 +201,11 @@ pub async fn execute(
         }
     };
     st.conditions = Some(conds);
-    write_status(rctx, cert, &old, &st).await?;
+    if !write_status(rctx, cert, &old, &st).await? {
+        // Our view of the Certificate was stale; decide again on the current one. Nothing
+        // after the status write has happened, so the next-key Secret is still there.
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
     // Only now that status records the new revision may the key's second copy go: a crash
     // before this line leaves the next-key Secret, which the UpToDate step removes later.
     if let Some(rev) = issued_revision {
@@ -247,9 +251,9 @@ async fn write_status(
     cert: &Certificate,
     old: &CertificateStatus,
     new: &CertificateStatus,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     if old == new {
-        return Ok(());
+        return Ok(true);
     }
     let mut v = serde_json::to_value(new).map_err(|e| Error::Invalid(e.to_string()))?;
     for f in [
@@ -264,18 +268,29 @@ async fn write_status(
         v.as_object_mut()
             .map(|o| o.entry(f).or_insert(serde_json::Value::Null));
     }
-    Api::<Certificate>::namespaced(
+    let result = Api::<Certificate>::namespaced(
         rctx.ctx.client.clone(),
         &cert.namespace().unwrap_or_default(),
     )
     .patch_status(
         &cert.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({ "status": v })),
+        &PatchParams {
+            field_manager: Some(MANAGER.into()),
+            ..Default::default()
+        },
+        // The resourceVersion makes the patch conditional: a status computed from a stale
+        // copy (caches lag right after our own writes) is refused with 409, never applied
+        // over newer fields such as the revision.
+        &Patch::Merge(serde_json::json!({
+            "metadata": { "resourceVersion": cert.resource_version() },
+            "status": v,
+        })),
     )
-    .await
-    .ctx("writing Certificate status")?;
-    Ok(())
+    .await;
+    match result {
+        Err(e) if is_conflict(&e, 409) => Ok(false),
+        r => r.map(|_| true).ctx("writing Certificate status"),
+    }
 }
 
 /// Stores the next private key: a fresh one, or under rotationPolicy Never the current key

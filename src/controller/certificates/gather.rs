@@ -89,9 +89,14 @@ fn data<'s>(s: &'s Secret, key: &str) -> Option<&'s [u8]> {
         .filter(|b| !b.is_empty())
 }
 
-/// Reads one Secret: from the cache when it is there, else from the API.
-async fn secret(rctx: &ReconcileCtx, ns: &str, name: &str) -> Result<Option<Secret>, Error> {
-    if let Some(s) = rctx.caches.secrets.get(&ObjectRef::new(name).within(ns)) {
+/// Reads one Secret: from the cache when it is there (unless `fresh`), else from the API.
+async fn secret(
+    rctx: &ReconcileCtx,
+    ns: &str,
+    name: &str,
+    fresh: bool,
+) -> Result<Option<Secret>, Error> {
+    if !fresh && let Some(s) = rctx.caches.secrets.get(&ObjectRef::new(name).within(ns)) {
         return Ok(Some((*s).clone()));
     }
     Api::<Secret>::namespaced(rctx.ctx.client.clone(), ns)
@@ -152,12 +157,19 @@ fn leaf_fingerprint(pem: &[u8]) -> Option<String> {
     pki::inspect_pem(pem).ok().map(|i| i.sha256_fingerprint)
 }
 
-pub async fn gather(rctx: &ReconcileCtx, cert: &Certificate) -> Result<Gathered, Error> {
+/// Gathers from the caches, or with `fresh` from the API for the Secrets: caches of different
+/// kinds lag each other, so before starting a new issuance the caller confirms with fresh
+/// reads that one is really due (a stale view right after an issuance would start another).
+pub async fn gather(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    fresh: bool,
+) -> Result<Gathered, Error> {
     let ns = cert.namespace().unwrap_or_default();
     let name = cert.name_any();
     let client = &rctx.ctx.client;
 
-    let secret_obj = secret(rctx, &ns, &cert.spec.secret_name).await?;
+    let secret_obj = secret(rctx, &ns, &cert.spec.secret_name, fresh).await?;
     let (mut secret_facts, current_key) = match &secret_obj {
         Some(s) => {
             let (f, k) = secret_facts(s, cert);
@@ -176,7 +188,7 @@ pub async fn gather(rctx: &ReconcileCtx, cert: &Certificate) -> Result<Gathered,
             .is_some();
     }
 
-    let next_key_secret = secret(rctx, &ns, &next_key_name(cert)).await?;
+    let next_key_secret = secret(rctx, &ns, &next_key_name(cert), fresh).await?;
     let next_key = next_key_secret
         .as_ref()
         .and_then(|s| data(s, "tls.key"))

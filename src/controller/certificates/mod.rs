@@ -10,7 +10,7 @@ pub mod request;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -20,6 +20,7 @@ use tracing::{instrument, warn};
 
 use crate::api::{Certificate, CertificateRequest};
 
+use super::error::KubeContext;
 use super::secret::{MANAGED_LABEL, ann};
 use super::{Context, Error};
 
@@ -111,10 +112,41 @@ async fn reconcile(cert: Arc<Certificate>, rctx: Arc<ReconcileCtx>) -> Result<Ac
     if cert.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
+    // Deciding on half-filled caches after a restart would miss an issuance in flight (a signed
+    // request not listed yet) and finish it wrongly. Never block here, though: a reconcile
+    // parked on the caches can starve the very watch streams that fill them.
+    let ready = |f: Option<Result<(), _>>| matches!(f, Some(Ok(())));
+    if !ready(rctx.caches.requests.wait_until_ready().now_or_never())
+        || !ready(rctx.caches.secrets.wait_until_ready().now_or_never())
+    {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
     let now = rctx.ctx.now();
-    let g = gather::gather(&rctx, &cert).await?;
-    let snapshot = g.snapshot(&cert, now);
-    let decision = plan::plan(&snapshot);
+    let mut cert = cert;
+    let mut g = gather::gather(&rctx, &cert, false).await?;
+    let mut decision = plan::plan(&g.snapshot(&cert, now));
+    if let plan::Plan::Issue {
+        step: plan::Step::StoreKey { replace: false },
+        ..
+    } = decision
+    {
+        // Starting a new issuance: confirm with fresh reads (see `gather`). Three reads per
+        // issuance, none in the steady state.
+        let api = Api::<Certificate>::namespaced(
+            rctx.ctx.client.clone(),
+            &cert.namespace().unwrap_or_default(),
+        );
+        let Some(fresh) = api
+            .get_opt(&cert.name_any())
+            .await
+            .ctx("reading the Certificate")?
+        else {
+            return Ok(Action::await_change());
+        };
+        cert = Arc::new(fresh);
+        g = gather::gather(&rctx, &cert, true).await?;
+        decision = plan::plan(&g.snapshot(&cert, now));
+    }
     tracing::debug!(?decision, "plan");
     execute::execute(&rctx, &cert, g, decision, now).await
 }

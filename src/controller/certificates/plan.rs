@@ -359,7 +359,7 @@ pub fn plan(s: &Snapshot<'_>) -> Plan {
     let failed_generation = condition(cert, ISSUING).and_then(|c| c.observed_generation);
     let spec_changed = failed_generation.is_some() && failed_generation != cert.metadata.generation;
     let backing_off = match (failures, status.last_failure_time.as_ref()) {
-        (n, Some(t)) if n > 0 && !spec_changed => {
+        (n, Some(t)) if n > 0 && !spec_changed && trigger != Trigger::ManuallyTriggered => {
             let until = SystemTime::from(t.0) + backoff(n);
             (s.now < until).then_some(until)
         }
@@ -391,6 +391,13 @@ pub fn plan(s: &Snapshot<'_>) -> Plan {
             RequestState::Issued => issue(Step::WriteSecret),
             RequestState::Pending { message: m } => {
                 issue(Step::AwaitRequest { message: m.clone() })
+            }
+            // A user asking to renew overrides the backoff: clear the failed request and
+            // try again (the failure is already counted; it must not count twice).
+            RequestState::Failed { .. } if trigger == Trigger::ManuallyTriggered => {
+                issue(Step::DeleteRequest {
+                    why: "re-issuance was requested by a user".into(),
+                })
             }
             RequestState::Failed { reason, message: m } => {
                 let recorded = condition(cert, ISSUING).is_some_and(|c| {
@@ -788,6 +795,56 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn manual_trigger_after_a_failure_retries_without_counting_it_twice() {
+        let mut c = spec();
+        let leaf = issued(&c, 90 * 24 * HOUR);
+        failed(&mut c, 2, t0(), 1);
+        // `renew` replaced Issuing=False/Failed with Issuing=True/ManuallyTriggered.
+        let st = c.status.as_mut().unwrap();
+        st.conditions = Some(vec![Condition {
+            r#type: "Issuing".into(),
+            status: ConditionStatus::True,
+            reason: Some("ManuallyTriggered".into()),
+            observed_generation: Some(1),
+            ..Default::default()
+        }]);
+        let mut s = snap(&c, Some(valid_secret(leaf)), t0() + Duration::from_secs(60));
+        s.next_key = Some(NextKeyFacts { matches_spec: true });
+        s.request = Some(RequestFacts {
+            name: "web-1".into(),
+            state: RequestState::Failed {
+                reason: "Failed".into(),
+                message: "no".into(),
+            },
+            matches_key: true,
+            matches_spec: true,
+        });
+        assert!(
+            matches!(
+                plan(&s),
+                Plan::Issue {
+                    step: Step::DeleteRequest { .. },
+                    ..
+                }
+            ),
+            "{:?}",
+            plan(&s)
+        );
+        s.request = None;
+        assert!(
+            matches!(
+                plan(&s),
+                Plan::Issue {
+                    step: Step::CreateRequest,
+                    ..
+                }
+            ),
+            "{:?}",
+            plan(&s)
+        );
     }
 
     #[test]

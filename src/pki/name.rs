@@ -192,7 +192,9 @@ pub(crate) fn parse_rfc4514(input: &str) -> Result<Vec<Vec<Attr>>> {
                 None => parse_oid(FIELD, ty.strip_prefix("OID.").unwrap_or(ty))
                     .map_err(|_| Error::field(FIELD, format!("unknown attribute type {ty:?}")))?,
             };
-            let raw = value.trim_start();
+            // Only ASCII spaces are insignificant (RFC 4514 2.4); str::trim would also eat
+            // Unicode whitespace such as U+0085 that belongs to the value.
+            let raw = value.trim_start_matches(' ');
             if raw.starts_with('#') {
                 return Err(Error::field(
                     FIELD,
@@ -259,8 +261,11 @@ fn unescape(s: &str) -> Result<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\' {
+            // Two hex digits exactly: from_str_radix alone would also take a sign, so `\+0`
+            // (an escaped plus, then 0) would decode as the byte 0x00.
             let hex = bytes
                 .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .and_then(|h| std::str::from_utf8(h).ok());
             if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(b);

@@ -7,8 +7,9 @@ demo:
 test:
 	scripts/test
 
+# make bench N=200 U=1000 for a shorter run.
 bench:
-	scripts/bench
+	scripts/bench $(N) $(U)
 
 cluster-up:
 	scripts/cluster up

@@ -18,4 +18,4 @@ cluster-down:
 	scripts/cluster down
 
 crds:
-	cargo run --quiet -- crds --out-dir crds
+	scripts/gen-crds

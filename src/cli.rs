@@ -88,6 +88,7 @@ pub struct ControllerArgs {
 
 /// `certwright controller`: connect and run until SIGTERM.
 fn controller(args: ControllerArgs) -> ExitCode {
+    // Multi-threaded, unlike the one-shot verbs: reconciles run in parallel.
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

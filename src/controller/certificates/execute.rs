@@ -72,24 +72,8 @@ pub async fn execute(
             not_after,
             renewal_time,
         } => {
-            st.not_before = Some(time(not_before));
-            st.not_after = Some(time(not_after));
-            st.renewal_time = Some(time(renewal_time));
-            st.failed_issuance_attempts = None;
-            st.last_failure_time = None;
-            st.next_private_key_secret_name = None;
-            conditions::set(
-                &mut conds,
-                conditions::new(
-                    "Ready",
-                    true,
-                    "Ready",
-                    "Certificate is up to date and has not expired",
-                    generation,
-                ),
-                t.clone(),
-            );
-            conditions::remove(&mut conds, "Issuing");
+            let validity = (not_before, not_after, renewal_time);
+            mark_current(&mut st, &mut conds, validity, generation, &t);
             // Leftover of an issuance whose last step a crash cut short.
             if g.next_key_exists {
                 delete_next_key(rctx, cert).await?;
@@ -497,23 +481,12 @@ async fn write_secret(
     let rev = gather::revision(cert) + 1;
     let renewal = super::plan::renewal_time(cert, leaf.not_before, leaf.not_after);
     st.revision = Some(rev);
-    st.not_before = Some(time(leaf.not_before));
-    st.not_after = Some(time(leaf.not_after));
-    st.renewal_time = Some(time(renewal));
-    st.failed_issuance_attempts = None;
-    st.last_failure_time = None;
-    st.next_private_key_secret_name = None;
-    conditions::remove(conds, "Issuing");
-    conditions::set(
+    mark_current(
+        st,
         conds,
-        conditions::new(
-            "Ready",
-            true,
-            "Ready",
-            "Certificate is up to date and has not expired",
-            generation,
-        ),
-        t.clone(),
+        (leaf.not_before, leaf.not_after, renewal),
+        generation,
+        t,
     );
     info!(revision = rev, not_after = %fmt_time(leaf.not_after), "certificate issued");
     ctx.event(
@@ -527,6 +500,30 @@ async fn write_secret(
         after(renewal.duration_since(now).unwrap_or_default() + Duration::from_secs(1)),
         Some(rev),
     )))
+}
+
+/// Records a current certificate: its validity and renewal time, no failure, no issuance in
+/// flight, Ready. `validity` is (notBefore, notAfter, renewalTime).
+fn mark_current(
+    st: &mut CertificateStatus,
+    conds: &mut Vec<crate::api::Condition>,
+    validity: (SystemTime, SystemTime, SystemTime),
+    generation: Option<i64>,
+    t: &Time,
+) {
+    st.not_before = Some(time(validity.0));
+    st.not_after = Some(time(validity.1));
+    st.renewal_time = Some(time(validity.2));
+    st.failed_issuance_attempts = None;
+    st.last_failure_time = None;
+    st.next_private_key_secret_name = None;
+    conditions::remove(conds, "Issuing");
+    let ready = "Certificate is up to date and has not expired";
+    conditions::set(
+        conds,
+        conditions::new("Ready", true, "Ready", ready, generation),
+        t.clone(),
+    );
 }
 
 async fn delete_next_key(rctx: &ReconcileCtx, cert: &Certificate) -> Result<(), Error> {

@@ -25,6 +25,7 @@ fn spec(cn: &str, is_ca: bool) -> CsrSpec {
         ],
         is_ca,
         signature_algorithm: None,
+        name_constraints: None,
     }
 }
 

@@ -258,6 +258,7 @@ fn csr(args: &CsrArgs) -> Result<(), String> {
         usages,
         is_ca: args.is_ca,
         signature_algorithm,
+        name_constraints: None,
     };
     let csr = pki::build_csr(&spec, &key).map_err(|e| describe(&e))?;
     if args.key.is_none() {

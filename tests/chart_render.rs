@@ -303,6 +303,8 @@ const EXECUTE: &str = "src/controller/certificates/execute.rs";
 const REQUESTS: &str = "src/controller/requests.rs";
 const ISSUERS: &str = "src/controller/issuers.rs";
 const ISSUER: &str = "src/issuer/mod.rs";
+const SECRET: &str = "src/controller/secret.rs";
+const KEYSTORES: &str = "src/controller/keystores.rs";
 
 /// Every API call the controller makes. The ClusterRole must equal this list, and every entry
 /// must still be found in the source; when the controller changes, change both together.
@@ -402,6 +404,7 @@ const USES: &[Use] = &[
             (GATHER, "Api::<Secret>", ".get_opt("),
             (REQUESTS, "Api::<Secret>", ".get_opt("),
             (ISSUER, "Api::<Secret>", ".get_opt("),
+            (KEYSTORES, "Api::<Secret>", ".get_opt("),
         ],
     },
     Use {
@@ -414,7 +417,10 @@ const USES: &[Use] = &[
         group: "",
         resource: "secrets",
         verbs: &["patch"],
-        evidence: &[(EXECUTE, "Api::<Secret>", ".patch(")],
+        evidence: &[
+            (EXECUTE, "Api::<Secret>", ".patch("),
+            (SECRET, "Api::<Secret>", ".patch("),
+        ],
     },
     Use {
         group: "",

@@ -70,6 +70,7 @@ fn csr(cn: &str, dns: &[&str], is_ca: bool, key: &PrivateKey) -> String {
         },
         is_ca,
         signature_algorithm: None,
+        name_constraints: None,
     };
     pki::build_csr(&spec, key).unwrap()
 }

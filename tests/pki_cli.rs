@@ -126,6 +126,7 @@ fn ca_pair(now: SystemTime) -> (PrivateKey, String, PrivateKey, String, String) 
         ],
         is_ca,
         signature_algorithm: None,
+        name_constraints: None,
     };
     let opts = SignOptions {
         duration: Duration::from_secs(86400 * 30),

@@ -169,6 +169,7 @@ fn full_spec(subject: Subject) -> CsrSpec {
         ],
         is_ca: false,
         signature_algorithm: None,
+        name_constraints: None,
     }
 }
 
@@ -321,6 +322,7 @@ fn csr_for(cn: &str, is_ca: bool, sans: SubjectAltNames, key: &PrivateKey) -> St
         usages,
         is_ca,
         signature_algorithm: None,
+        name_constraints: None,
     };
     pki::build_csr(&spec, key).unwrap()
 }
@@ -504,6 +506,7 @@ fn name_constraints_are_enforced_by_openssl() {
         let key = PrivateKey::generate(KeySpec::EcdsaP256).unwrap();
         let opts = SignOptions {
             name_constraints: Some(NameConstraints {
+                critical: true,
                 permitted: ConstraintSet {
                     dns_domains: vec!["example.com".into()],
                     ip_ranges: vec!["192.0.2.0/24".into(), "2001:db8::/32".into()],
@@ -589,4 +592,213 @@ fn openssl_fingerprint_and_serial_match_inspection() {
         ],
     );
     assert_eq!(subject.trim(), format!("subject={}", info.subject));
+}
+
+/// The keystores as OpenSSL (and keytool, when a JDK is installed) read them: every PKCS#12
+/// profile with the algorithms cert-manager's profile names promise, the key and chain inside,
+/// and JKS entries under their aliases.
+#[test]
+fn keystores_are_read_by_openssl_and_keytool() {
+    use certwright::pki::keystore::{self, KeystoreInput, Pkcs12Profile};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let opts = SignOptions::new(SystemTime::now() - Duration::from_secs(60));
+    let root = make_root(KeySpec::EcdsaP256, &opts);
+    let key = PrivateKey::generate(KeySpec::Rsa { bits: 2048 }).unwrap();
+    let sans = SubjectAltNames {
+        dns_names: vec!["ks.example.com".into()],
+        ..Default::default()
+    };
+    let leaf = pki::ca_sign(
+        csr_for("ks.example.com", false, sans, &key).as_bytes(),
+        root.pem.as_bytes(),
+        &root.key,
+        &opts,
+    )
+    .unwrap();
+    let input = KeystoreInput {
+        key: &key,
+        chain_pem: leaf.as_bytes(),
+        ca_pem: Some(root.pem.as_bytes()),
+    };
+    write(d, "key.pem", &key.to_pem(KeyEncoding::Pkcs8).unwrap());
+    let (_, want_key) = openssl(d, &["pkey", "-in", "key.pem"]);
+    for (profile, legacy, expect) in [
+        (
+            Pkcs12Profile::LegacyRc2,
+            true,
+            &[
+                "pbeWithSHA1And40BitRC2-CBC",
+                "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC",
+                "MAC: sha1",
+            ][..],
+        ),
+        (
+            Pkcs12Profile::LegacyDes,
+            false,
+            &[
+                "PKCS7 Encrypted data: pbeWithSHA1And3-KeyTripleDES-CBC",
+                "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC",
+                "MAC: sha1",
+            ][..],
+        ),
+        (
+            Pkcs12Profile::Modern2023,
+            false,
+            &["PBES2, PBKDF2, AES-256-CBC", "MAC: sha256"][..],
+        ),
+    ] {
+        let p12 = keystore::pkcs12_keystore(&input, "s3cret", profile).unwrap();
+        std::fs::write(d.join("k.p12"), &p12).unwrap();
+        let mut args = vec![
+            "pkcs12",
+            "-in",
+            "k.p12",
+            "-passin",
+            "pass:s3cret",
+            "-info",
+            "-noenc",
+        ];
+        if legacy {
+            args.push("-legacy");
+            // Without the legacy provider OpenSSL 3 cannot decrypt RC2: proof RC2 is used.
+            let (ok, _) = openssl(
+                d,
+                &["pkcs12", "-in", "k.p12", "-passin", "pass:s3cret", "-noenc"],
+            );
+            assert!(!ok, "{profile:?} readable without -legacy: not RC2");
+        }
+        let (ok, info) = openssl(d, &args);
+        assert!(ok, "{profile:?}: {info}");
+        for e in expect {
+            assert!(info.contains(e), "{profile:?}: no {e:?} in {info}");
+        }
+        assert_eq!(
+            info.matches("BEGIN CERTIFICATE").count(),
+            2,
+            "{profile:?}: leaf and CA"
+        );
+        write(d, "out.pem", &info);
+        let (_, got_key) = openssl(d, &["pkey", "-in", "out.pem"]);
+        assert_eq!(got_key, want_key, "{profile:?}: the key inside is the key");
+        let mut wrong = args.clone();
+        wrong[4] = "pass:wrong";
+        assert!(
+            !openssl(d, &wrong).0,
+            "{profile:?}: wrong password accepted"
+        );
+    }
+
+    let have_keytool = Command::new("keytool").arg("-help").output().is_ok();
+    if !have_keytool {
+        eprintln!("no keytool: JKS checked by the crate round trip only");
+        return;
+    }
+    let now = SystemTime::now();
+    std::fs::write(
+        d.join("k.jks"),
+        keystore::jks_keystore(&input, "changeit", "server", now).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("t.jks"),
+        keystore::jks_truststore(&input, "changeit", now)
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let keytool = |args: &[&str]| {
+        let out = Command::new("keytool")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, list) = keytool(&[
+        "-list",
+        "-keystore",
+        "k.jks",
+        "-storetype",
+        "JKS",
+        "-storepass",
+        "changeit",
+    ]);
+    assert!(ok, "{list}");
+    assert!(
+        list.contains("server, ") && list.contains("PrivateKeyEntry"),
+        "{list}"
+    );
+    assert!(
+        list.contains("ca, ") && list.contains("trustedCertEntry"),
+        "{list}"
+    );
+    let (ok, list) = keytool(&[
+        "-list",
+        "-keystore",
+        "t.jks",
+        "-storetype",
+        "JKS",
+        "-storepass",
+        "changeit",
+    ]);
+    assert!(
+        ok && list.contains("Your keystore contains 1 entry"),
+        "{list}"
+    );
+    // keytool converts the key entry to PKCS#12: that needs the key decrypted with the password.
+    let (ok, out) = keytool(&[
+        "-importkeystore",
+        "-srckeystore",
+        "k.jks",
+        "-srcstoretype",
+        "JKS",
+        "-srcstorepass",
+        "changeit",
+        "-srcalias",
+        "server",
+        "-destkeystore",
+        "conv.p12",
+        "-deststoretype",
+        "PKCS12",
+        "-deststorepass",
+        "changeit",
+        "-noprompt",
+    ]);
+    assert!(ok, "{out}");
+    let (ok, info) = openssl(
+        d,
+        &[
+            "pkcs12",
+            "-in",
+            "conv.p12",
+            "-passin",
+            "pass:changeit",
+            "-noenc",
+            "-nocerts",
+        ],
+    );
+    assert!(ok, "{info}");
+    write(d, "conv.pem", &info);
+    assert_eq!(
+        openssl(d, &["pkey", "-in", "conv.pem"]).1,
+        want_key,
+        "JKS key entry"
+    );
+    assert!(
+        !keytool(&[
+            "-list",
+            "-keystore",
+            "k.jks",
+            "-storetype",
+            "JKS",
+            "-storepass",
+            "wrongpass"
+        ])
+        .0
+    );
 }

@@ -5,6 +5,7 @@ pub mod certificates;
 pub mod conditions;
 pub mod error;
 pub mod issuers;
+pub mod keystores;
 pub mod requests;
 pub mod secret;
 

@@ -2,7 +2,7 @@
 //! for a Certificate (data, cert-manager's annotations and labels, `secretTemplate`, extra
 //! output formats), applied by server-side apply with our one field manager so that keys and
 //! labels other writers put on the Secret survive.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -10,8 +10,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::Resource;
 
 use crate::api::Certificate;
-use crate::api::certificate::OutputFormatType;
-use crate::pki::CertInfo;
+use crate::api::certificate::{CertificateSpec, OutputFormatType};
+use std::time::SystemTime;
+
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+
+use super::certificates::request;
+use super::error::{KubeContext, PkiContext};
+use super::keystores::{self, KeystoreError};
+use super::{Context, Error, MANAGER};
+use crate::pki::{CertInfo, KeystoreInput, PrivateKey};
 
 /// Label on every Secret we write, so the controller watches only those ("fao": for
 /// attention of): memory stays independent of the cluster's other Secrets.
@@ -30,6 +39,55 @@ pub mod ann {
     pub const URI_SANS: &str = "cert-manager.io/uri-sans";
     pub const EMAIL_SANS: &str = "cert-manager.io/email-sans";
     pub const REVISION: &str = "cert-manager.io/certificate-revision";
+    /// The optional outputs certwright wrote (comma-separated data keys), so that only those
+    /// are removed when the spec stops asking: a key of the same name that someone else put
+    /// in the Secret is theirs, and "removing" it again and again would be a write loop.
+    pub const OUTPUTS: &str = "certwright.dev/outputs";
+}
+
+/// Data keys of the optional outputs.
+pub mod out {
+    pub const KEY_DER: &str = "key.der";
+    pub const COMBINED_PEM: &str = "tls-combined.pem";
+    pub const KEYSTORE_P12: &str = "keystore.p12";
+    pub const TRUSTSTORE_P12: &str = "truststore.p12";
+    pub const KEYSTORE_JKS: &str = "keystore.jks";
+    pub const TRUSTSTORE_JKS: &str = "truststore.jks";
+    /// Every optional output, for comparing what a Secret has with what the spec asks.
+    pub const ALL: [&str; 6] = [
+        KEY_DER,
+        COMBINED_PEM,
+        KEYSTORE_P12,
+        TRUSTSTORE_P12,
+        KEYSTORE_JKS,
+        TRUSTSTORE_JKS,
+    ];
+}
+
+/// The optional outputs the spec asks for, given whether a CA is known (truststores need
+/// one). The Secret is rewritten, without a new issuance, when the ones it holds differ.
+pub fn wanted_outputs(spec: &CertificateSpec, has_ca: bool) -> BTreeSet<&'static str> {
+    let mut want = BTreeSet::new();
+    for f in spec.additional_output_formats.iter().flatten() {
+        want.insert(match f.r#type {
+            OutputFormatType::Der => out::KEY_DER,
+            OutputFormatType::CombinedPEM => out::COMBINED_PEM,
+        });
+    }
+    let ks = spec.keystores.as_ref();
+    if ks.and_then(|k| k.pkcs12.as_ref()).is_some_and(|p| p.create) {
+        want.insert(out::KEYSTORE_P12);
+        if has_ca {
+            want.insert(out::TRUSTSTORE_P12);
+        }
+    }
+    if ks.and_then(|k| k.jks.as_ref()).is_some_and(|j| j.create) {
+        want.insert(out::KEYSTORE_JKS);
+        if has_ca {
+            want.insert(out::TRUSTSTORE_JKS);
+        }
+    }
+    want
 }
 
 /// What goes into the Secret.
@@ -42,6 +100,8 @@ pub struct TlsMaterial<'a> {
     pub tls_crt: &'a str,
     pub ca_crt: Option<&'a str>,
     pub leaf: &'a CertInfo,
+    /// Keystore files by data key (built by `keystores`), empty when none are asked for.
+    pub keystores: BTreeMap<&'static str, Vec<u8>>,
 }
 
 /// Builds the apply object for the Certificate's Secret. `owner` adds an owner reference to the
@@ -104,7 +164,7 @@ pub fn tls_secret(cert: &Certificate, m: &TlsMaterial<'_>, owner: bool) -> Secre
     for f in spec.additional_output_formats.iter().flatten() {
         match f.r#type {
             OutputFormatType::Der => {
-                data.insert("key.der".to_string(), ByteString(m.key_der.to_vec()));
+                data.insert(out::KEY_DER.to_string(), ByteString(m.key_der.to_vec()));
             }
             OutputFormatType::CombinedPEM => {
                 let mut combined = m.key_pem.to_string();
@@ -112,10 +172,19 @@ pub fn tls_secret(cert: &Certificate, m: &TlsMaterial<'_>, owner: bool) -> Secre
                     combined.push('\n');
                 }
                 combined.push_str(m.tls_crt);
-                data.insert("tls-combined.pem".to_string(), bytes(&combined));
+                data.insert(out::COMBINED_PEM.to_string(), bytes(&combined));
             }
         }
     }
+    for (k, v) in &m.keystores {
+        data.insert(k.to_string(), ByteString(v.clone()));
+    }
+    let written: Vec<&str> = out::ALL
+        .iter()
+        .copied()
+        .filter(|k| data.contains_key(*k))
+        .collect();
+    annotations.insert(ann::OUTPUTS.to_string(), written.join(","));
 
     let owner_references = owner.then(|| owner_ref(cert)).flatten().map(|r| vec![r]);
     Secret {
@@ -131,6 +200,72 @@ pub fn tls_secret(cert: &Certificate, m: &TlsMaterial<'_>, owner: bool) -> Secre
         data: Some(data),
         ..Default::default()
     }
+}
+
+/// The certificate to store: its key, the ordered chain and the CA, as PEM.
+pub struct Issued<'a> {
+    pub key: &'a PrivateKey,
+    /// Leaf then intermediates.
+    pub tls_crt: &'a str,
+    pub ca_crt: Option<&'a str>,
+    pub leaf: &'a CertInfo,
+}
+
+/// Writes the Certificate's Secret by server-side apply: `tls.key` in the spec's encoding,
+/// the chain, the CA and every optional output the spec asks for. When keystores cannot be
+/// built (a missing password Secret) nothing is written and the inner error says why, for a
+/// condition; API failures are the outer error, retried.
+pub async fn apply(
+    ctx: &Context,
+    cert: &Certificate,
+    issued: &Issued<'_>,
+    now: SystemTime,
+) -> Result<Result<(), KeystoreError>, Error> {
+    let passwords = match keystores::passwords(&ctx.client, cert).await {
+        Ok(p) => p,
+        Err(KeystoreError::Kube(e)) => return Err(e).ctx("reading the keystore password Secret"),
+        Err(e) => return Ok(Err(e)),
+    };
+    let key_pem = issued
+        .key
+        .to_pem(request::key_encoding(&cert.spec))
+        .pki_ctx("encoding the private key")?;
+    let key_der = ::pem::parse(key_pem.as_bytes())
+        .map(|p| p.into_contents())
+        .unwrap_or_default();
+    let input = KeystoreInput {
+        key: issued.key,
+        chain_pem: issued.tls_crt.as_bytes(),
+        ca_pem: issued.ca_crt.map(str::as_bytes),
+    };
+    let files = match keystores::build(cert, &passwords, &input, now) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e)),
+    };
+    let obj = tls_secret(
+        cert,
+        &TlsMaterial {
+            key_pem: &key_pem,
+            key_der: &key_der,
+            tls_crt: issued.tls_crt,
+            ca_crt: issued.ca_crt,
+            leaf: issued.leaf,
+            keystores: files,
+        },
+        ctx.settings.enable_certificate_owner_ref,
+    );
+    Api::<Secret>::namespaced(
+        ctx.client.clone(),
+        cert.metadata.namespace.as_deref().unwrap_or_default(),
+    )
+    .patch(
+        &cert.spec.secret_name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&obj),
+    )
+    .await
+    .ctx("writing the TLS Secret")?;
+    Ok(Ok(()))
 }
 
 /// A controller owner reference to the Certificate.

@@ -107,6 +107,12 @@ pub fn describe(p: &Plan) -> Decision {
             ),
             next_step: None,
         },
+        Plan::UpdateSecret { why, .. } => Decision {
+            would_issue: false,
+            reason: "UpdateSecret".into(),
+            message: format!("the certificate is current; the Secret will be rewritten: {why}"),
+            next_step: Some("UpdateSecret".into()),
+        },
         Plan::Blocked { reason, message } => Decision {
             would_issue: false,
             reason: reason.to_string(),

@@ -12,6 +12,7 @@ use super::keys::{KeySpec, PrivateKey};
 use super::name::{Subject, to_rfc4514};
 use super::pem;
 use super::san::SubjectAltNames;
+use super::sign::NameConstraints;
 use super::usage::{self, Usage};
 
 /// What to request: the fields of a cert-manager Certificate that end up in the CSR.
@@ -28,6 +29,8 @@ pub struct CsrSpec {
     /// Signature algorithm of the request; `None` picks [`SignatureAlgorithm::default_for`]
     /// the key.
     pub signature_algorithm: Option<SignatureAlgorithm>,
+    /// Name constraints the requested CA certificate should carry (only with `is_ca`).
+    pub name_constraints: Option<NameConstraints>,
 }
 
 /// Builds and signs a CSR with `key`, returned as PEM (`CERTIFICATE REQUEST`).
@@ -63,6 +66,15 @@ pub fn build_csr_der(spec: &CsrSpec, key: &PrivateKey) -> Result<Vec<u8>> {
         exts.push(der::extended_key_usage(&ekus));
     }
     exts.push(der::basic_constraints(spec.is_ca));
+    if let Some(nc) = &spec.name_constraints {
+        if !spec.is_ca {
+            return Err(Error::field(
+                "nameConstraints",
+                "name constraints need a CA certificate (isCA: true)",
+            ));
+        }
+        exts.extend(nc.extension()?);
+    }
 
     let alg = spec
         .signature_algorithm
@@ -107,6 +119,8 @@ pub struct CsrInfo {
     pub(crate) public_key_raw: Vec<u8>,
     /// Raw extnValue of the subjectAltName extension, copied verbatim into certificates.
     pub(crate) san_der: Option<Vec<u8>>,
+    /// The requested nameConstraints extension (critical flag, raw extnValue), when it parses.
+    pub(crate) name_constraints_der: Option<(bool, Vec<u8>)>,
 }
 
 impl CsrInfo {
@@ -173,6 +187,7 @@ pub fn parse_csr_der(input: &[u8]) -> Result<CsrInfo> {
         spki_der: cri.subject_pki.raw.to_vec(),
         public_key_raw: cri.subject_pki.subject_public_key.data.to_vec(),
         san_der: None,
+        name_constraints_der: None,
     };
     let requested: Vec<&X509Extension<'_>> = cri
         .iter_attributes()
@@ -200,6 +215,10 @@ pub fn parse_csr_der(input: &[u8]) -> Result<CsrInfo> {
             }
             ParsedExtension::BasicConstraints(bc) => {
                 info.is_ca = bc.ca;
+                true
+            }
+            ParsedExtension::NameConstraints(_) => {
+                info.name_constraints_der = Some((ext.critical, ext.value.to_vec()));
                 true
             }
             _ => false,
@@ -247,6 +266,7 @@ mod tests {
             ],
             is_ca: false,
             signature_algorithm: None,
+            name_constraints: None,
         }
     }
 

@@ -363,6 +363,11 @@ impl PrivateKey {
         Ok(Zeroizing::new(pem))
     }
 
+    /// The key as PKCS#8 DER (keystores take it in this form).
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
     /// The raw public key, as carried in a subjectPublicKeyInfo BIT STRING.
     pub fn public_key_raw(&self) -> &[u8] {
         &self.public_key

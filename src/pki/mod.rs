@@ -21,6 +21,7 @@ mod der;
 pub mod error;
 pub mod inspect;
 pub mod keys;
+pub mod keystore;
 pub mod name;
 pub mod pem;
 pub mod san;
@@ -38,6 +39,7 @@ pub use csr::{
 pub use error::{CertName, Error, Result};
 pub use inspect::{CertInfo, inspect_der, inspect_pem};
 pub use keys::{KeyAlgorithm, KeyEncoding, KeySpec, PrivateKey};
+pub use keystore::{KeystoreInput, Pkcs12Profile};
 pub use name::{Subject, SubjectFields};
 pub use san::{OtherName, SubjectAltNames};
 pub use sign::{ConstraintSet, NameConstraints, SignOptions, ca_sign, self_sign};

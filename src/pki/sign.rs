@@ -4,7 +4,8 @@
 //! key and SANs come from the (verified) CSR byte for byte; usages and isCA are the ones the CSR
 //! requests; serial, validity, key identifiers and the issuer's URLs and constraints are ours.
 //! Extensions of the CSR we do not know are never copied, so a requester cannot smuggle in,
-//! say, a name-constraints or policy extension.
+//! say, a policy extension. Name constraints a CA request asks for are copied (cert-manager's
+//! `nameConstraints` travel in the CSR): they can only narrow what the new CA may sign.
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +29,8 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(90 * 24 * 3600);
 /// `nameConstraints` field spells them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NameConstraints {
+    /// Mark the extension critical (RFC 5280 asks CAs to; cert-manager leaves it to the user).
+    pub critical: bool,
     /// Names the CA may issue for.
     pub permitted: ConstraintSet,
     /// Names the CA may never issue for, even when permitted.
@@ -45,6 +48,20 @@ pub struct ConstraintSet {
     pub email_addresses: Vec<String>,
     /// URI hosts or `.domain`s.
     pub uri_domains: Vec<String>,
+}
+
+impl NameConstraints {
+    /// The extension, or `None` when both sides are empty (an empty extension is invalid).
+    pub(crate) fn extension(&self) -> Result<Option<Extension>> {
+        if self.permitted.is_empty() && self.excluded.is_empty() {
+            return Ok(None);
+        }
+        let permitted = self.permitted.general_names("nameConstraints.permitted")?;
+        let excluded = self.excluded.general_names("nameConstraints.excluded")?;
+        let mut ext = der::name_constraints(&permitted, &excluded);
+        ext.critical = self.critical;
+        Ok(Some(ext))
+    }
 }
 
 impl ConstraintSet {
@@ -307,11 +324,19 @@ fn issue(csr: &CsrInfo, issuer: &Issuer<'_>, opts: &SignOptions) -> Result<Strin
                 detail: "only CA certificates carry name constraints".into(),
             });
         }
-        if !(nc.permitted.is_empty() && nc.excluded.is_empty()) {
-            let permitted = nc.permitted.general_names("nameConstraints.permitted")?;
-            let excluded = nc.excluded.general_names("nameConstraints.excluded")?;
-            exts.push(der::name_constraints(&permitted, &excluded));
+        exts.extend(nc.extension()?);
+    } else if let Some((critical, value)) = &csr.name_constraints_der {
+        if !csr.is_ca {
+            return Err(Error::InvalidCsr {
+                detail: "the request asks for name constraints on a certificate that is not a CA"
+                    .into(),
+            });
         }
+        exts.push(Extension {
+            oid: der::OID_NAME_CONSTRAINTS,
+            critical: *critical,
+            value: value.clone(),
+        });
     }
 
     let alg = opts

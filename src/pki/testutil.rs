@@ -35,6 +35,7 @@ fn csr(cn: &str, dns: &[&str], is_ca: bool, key: &PrivateKey) -> String {
         },
         is_ca,
         signature_algorithm: None,
+        name_constraints: None,
     };
     build_csr(&spec, key).unwrap()
 }

@@ -19,8 +19,9 @@ use crate::api::{
     Bytes, Certificate, CertificateRequest, CertificateRequestSpec, CertificateStatus,
 };
 use crate::controller::error::{Error, KubeContext, PkiContext};
+use crate::controller::keystores::KeystoreError;
 use crate::controller::requests::PRIVATE_KEY_SECRET_ANNOTATION;
-use crate::controller::secret::{self, MANAGED_LABEL, NEXT_KEY_LABEL, TlsMaterial, ann};
+use crate::controller::secret::{self, MANAGED_LABEL, NEXT_KEY_LABEL, ann};
 use crate::controller::{MANAGER, conditions};
 use crate::pki::{self, KeyEncoding, PrivateKey};
 
@@ -66,6 +67,28 @@ pub async fn execute(
                 ctx.event(cert.as_ref(), true, reason, message).await;
             }
             Action::requeue(Duration::from_secs(600))
+        }
+        Plan::UpdateSecret {
+            why,
+            not_before,
+            not_after,
+            renewal_time,
+        } => {
+            if rewrite_secret(rctx, cert, &g, &mut conds, now, &t).await? {
+                info!(why, "rewrote the Secret's outputs");
+                ctx.event(
+                    cert.as_ref(),
+                    false,
+                    "SecretUpdated",
+                    format!("Rewrote the Secret without re-issuing: {why}"),
+                )
+                .await;
+                let validity = (not_before, not_after, renewal_time);
+                mark_current(&mut st, &mut conds, validity, generation, &t);
+                after(renewal_time.duration_since(now).unwrap_or_default() + Duration::from_secs(1))
+            } else {
+                KEYSTORE_RETRY
+            }
         }
         Plan::UpToDate {
             not_before,
@@ -450,33 +473,17 @@ async fn write_secret(
     };
     let tls_crt = ordered.tls_crt_pem();
     let leaf = pki::inspect_pem(tls_crt.as_bytes()).pki_ctx("reading the issued certificate")?;
-    let key_pem = key
-        .to_pem(request::key_encoding(&cert.spec))
-        .pki_ctx("encoding the private key")?;
-    let key_der = ::pem::parse(key_pem.as_bytes())
-        .map(|p| p.into_contents())
-        .unwrap_or_default();
     let ca_crt = ordered.ca_crt_pem();
-    let obj = secret::tls_secret(
-        cert,
-        &TlsMaterial {
-            key_pem: &key_pem,
-            key_der: &key_der,
-            tls_crt: &tls_crt,
-            ca_crt: ca_crt.as_deref(),
-            leaf: &leaf,
-        },
-        ctx.settings.enable_certificate_owner_ref,
-    );
-    let ns = cert.namespace().unwrap_or_default();
-    Api::<Secret>::namespaced(ctx.client.clone(), &ns)
-        .patch(
-            &cert.spec.secret_name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .ctx("writing the TLS Secret")?;
+    let issued = secret::Issued {
+        key,
+        tls_crt: &tls_crt,
+        ca_crt: ca_crt.as_deref(),
+        leaf: &leaf,
+    };
+    if let Err(e) = secret::apply(ctx, cert, &issued, now).await? {
+        keystore_failed(rctx, cert, conds, &e, t).await;
+        return Ok(Some((KEYSTORE_RETRY, None)));
+    }
 
     let rev = gather::revision(cert) + 1;
     let renewal = super::plan::renewal_time(cert, leaf.not_before, leaf.not_after);
@@ -500,6 +507,74 @@ async fn write_secret(
         after(renewal.duration_since(now).unwrap_or_default() + Duration::from_secs(1)),
         Some(rev),
     )))
+}
+
+/// How soon to look again when keystores cannot be written: password Secrets are not ours and
+/// not watched, so creating one is noticed by looking again.
+const KEYSTORE_RETRY: Action = Action::requeue(Duration::from_secs(30));
+
+/// Ready=False with the keystore problem's reason, and an Event when that is news.
+async fn keystore_failed(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    conds: &mut Vec<crate::api::Condition>,
+    e: &KeystoreError,
+    t: &Time,
+) {
+    let msg = format!("The Secret cannot be written: {e}");
+    let c = conditions::new("Ready", false, e.reason(), &msg, cert.metadata.generation);
+    // Compared with the stored status, not with `conds`: the trigger may have set Ready to
+    // something else earlier in this pass, and an Event every retry would be noise.
+    let news = cert
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|x| x.r#type == "Ready"))
+        .is_none_or(|old| !old.eq_ignoring_time(&c));
+    conditions::set(conds, c, t.clone());
+    if news {
+        rctx.ctx.event(cert, true, e.reason(), msg).await;
+    }
+}
+
+/// Rewrites the Secret from the key and chain it holds (no new issuance), so that its optional
+/// outputs follow the spec. Returns false when keystores could not be built (condition set).
+async fn rewrite_secret(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    g: &Gathered,
+    conds: &mut Vec<crate::api::Condition>,
+    now: SystemTime,
+    t: &Time,
+) -> Result<bool, Error> {
+    let (Some(s), Some(key)) = (&g.secret, &g.current_key) else {
+        return Err(Error::Invalid(
+            "the Secret vanished while being rewritten".into(),
+        ));
+    };
+    let get = |k: &str| {
+        s.data
+            .as_ref()
+            .and_then(|d| d.get(k))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let tls_crt = get("tls.crt").unwrap_or_default();
+    let ca_crt = get("ca.crt");
+    let leaf = pki::inspect_pem(tls_crt.as_bytes()).pki_ctx("reading tls.crt")?;
+    let issued = secret::Issued {
+        key,
+        tls_crt: &tls_crt,
+        ca_crt: ca_crt.as_deref(),
+        leaf: &leaf,
+    };
+    match secret::apply(&rctx.ctx, cert, &issued, now).await? {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            keystore_failed(rctx, cert, conds, &e, t).await;
+            Ok(false)
+        }
+    }
 }
 
 /// Records a current certificate: its validity and renewal time, no failure, no issuance in

@@ -137,7 +137,25 @@ pub fn secret_facts(s: &Secret, cert: &Certificate) -> (SecretFacts, Option<Priv
         },
     };
     let wrong_type = s.type_.clone().filter(|t| t != "kubernetes.io/tls");
+    let outputs = crate::controller::secret::out::ALL
+        .iter()
+        .filter(|k| self::data(s, k).is_some())
+        .map(|k| k.to_string())
+        .collect();
+    let written = get(ann::OUTPUTS)
+        .map(|v| {
+            v.split(',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     let facts = SecretFacts {
+        outputs,
+        written_outputs: written,
+        // What the keystore writer will find: a CA certificate, not just any bytes.
+        has_ca: self::data(s, "ca.crt")
+            .is_some_and(|c| c.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")),
         foreign_data: certificate_name.is_none() && (tls_crt.is_some() || tls_key.is_some()),
         other_certificate_exists: false,
         certificate_name,

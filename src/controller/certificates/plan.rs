@@ -8,6 +8,7 @@
 //! 2. create the CertificateRequest `<name>-<revision>` from that key;
 //! 3. wait for an issuer to sign it (ours sign at once, ACME and external issuers take time);
 //! 4. write the TLS Secret, then the status (revision, times), then delete the next-key Secret.
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use crate::api::Certificate;
@@ -78,6 +79,13 @@ pub struct SecretFacts {
     /// The issuer the Secret's annotations name: (name, kind, group).
     pub issuer: (Option<String>, Option<String>, Option<String>),
     pub data: SecretData,
+    /// The optional outputs (`key.der`, keystores, ...) present in the Secret.
+    pub outputs: BTreeSet<String>,
+    /// The optional outputs certwright last wrote (its annotation): only these are ever
+    /// removed, so a same-named key someone else keeps there cannot cause a write loop.
+    pub written_outputs: BTreeSet<String>,
+    /// `ca.crt` is present and not empty.
+    pub has_ca: bool,
 }
 
 /// The state of the CertificateRequest for the next revision.
@@ -129,6 +137,16 @@ pub enum Plan {
     Blocked {
         reason: &'static str,
         message: String,
+    },
+    /// The certificate is current, but the Secret's optional outputs (additionalOutputFormats,
+    /// keystores) differ from what the spec asks: rewrite the Secret from what it holds, with
+    /// no new issuance. Presence is compared, not bytes (keystores are salted afresh on every
+    /// write, so comparing bytes would rewrite forever).
+    UpdateSecret {
+        why: String,
+        not_before: SystemTime,
+        not_after: SystemTime,
+        renewal_time: SystemTime,
     },
     /// Nothing to issue; the certificate is current. Wake up at `renewal_time`.
     UpToDate {
@@ -292,6 +310,32 @@ fn trigger(s: &Snapshot<'_>) -> Option<(Trigger, String)> {
     None
 }
 
+/// Which optional outputs the Secret lacks or holds without the spec asking, in words.
+fn outputs_mismatch(cert: &Certificate, secret: &SecretFacts) -> Option<String> {
+    let want = crate::controller::secret::wanted_outputs(&cert.spec, secret.has_ca);
+    let missing: Vec<&str> = want
+        .iter()
+        .copied()
+        .filter(|k| !secret.outputs.contains(*k))
+        .collect();
+    let extra: Vec<&str> = secret
+        .outputs
+        .intersection(&secret.written_outputs)
+        .map(String::as_str)
+        .filter(|k| !want.contains(k))
+        .collect();
+    match (missing.is_empty(), extra.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(format!("the Secret lacks {}", missing.join(", "))),
+        (true, false) => Some(format!("the spec no longer asks for {}", extra.join(", "))),
+        (false, false) => Some(format!(
+            "the Secret lacks {} and the spec no longer asks for {}",
+            missing.join(", "),
+            extra.join(", ")
+        )),
+    }
+}
+
 /// Decides the next step. See the module docs for the order of an issuance.
 pub fn plan(s: &Snapshot<'_>) -> Plan {
     let cert = s.cert;
@@ -343,9 +387,20 @@ pub fn plan(s: &Snapshot<'_>) -> Plan {
                 step: Step::WriteSecret,
             };
         }
-        let Some(SecretData::Valid { leaf }) = s.secret.as_ref().map(|x| &x.data) else {
+        let Some(secret) = s.secret.as_ref() else {
             unreachable!("no trigger implies a valid Secret")
         };
+        let SecretData::Valid { leaf } = &secret.data else {
+            unreachable!("no trigger implies a valid Secret")
+        };
+        if let Some(why) = outputs_mismatch(cert, secret) {
+            return Plan::UpdateSecret {
+                why,
+                not_before: leaf.not_before,
+                not_after: leaf.not_after,
+                renewal_time: renewal_time(cert, leaf.not_before, leaf.not_after),
+            };
+        }
         return Plan::UpToDate {
             not_before: leaf.not_before,
             not_after: leaf.not_after,
@@ -493,6 +548,9 @@ mod tests {
             data: SecretData::Valid {
                 leaf: Box::new(leaf),
             },
+            outputs: BTreeSet::new(),
+            written_outputs: BTreeSet::new(),
+            has_ca: true,
         }
     }
 
@@ -863,6 +921,63 @@ mod tests {
         assert_eq!(
             trigger_of(&plan(&snap(&c, Some(valid_secret(leaf)), t0()))),
             Some(Trigger::ManuallyTriggered)
+        );
+    }
+
+    #[test]
+    fn outputs_that_differ_rewrite_the_secret_without_issuing() {
+        let mut c = spec();
+        let leaf = issued(&c, 90 * 24 * HOUR);
+        c.spec.additional_output_formats =
+            Some(vec![crate::api::certificate::AdditionalOutputFormat {
+                r#type: crate::api::certificate::OutputFormatType::Der,
+            }]);
+        c.spec.keystores = Some(crate::api::certificate::Keystores {
+            pkcs12: Some(crate::api::certificate::Pkcs12Keystore {
+                create: true,
+                password: Some("pw".into()),
+                ..Default::default()
+            }),
+            jks: None,
+        });
+        let with = |present: &[&str], written: &[&str], has_ca: bool| SecretFacts {
+            outputs: present.iter().map(|s| s.to_string()).collect(),
+            written_outputs: written.iter().map(|s| s.to_string()).collect(),
+            has_ca,
+            ..valid_secret(leaf.clone())
+        };
+        let all = ["key.der", "keystore.p12", "truststore.p12"];
+        assert!(matches!(
+            plan(&snap(&c, Some(with(&all, &all, true)), t0())),
+            Plan::UpToDate { .. }
+        ));
+        // Without a CA there is no truststore to expect.
+        let no_ca = ["key.der", "keystore.p12"];
+        assert!(matches!(
+            plan(&snap(&c, Some(with(&no_ca, &no_ca, false)), t0())),
+            Plan::UpToDate { .. }
+        ));
+        let Plan::UpdateSecret { why, .. } =
+            plan(&snap(&c, Some(with(&no_ca, &no_ca, true)), t0()))
+        else {
+            panic!("a missing truststore must rewrite the Secret")
+        };
+        assert!(why.contains("truststore.p12"), "{why}");
+        // Something we wrote and the spec no longer asks for is removed...
+        let jks = ["key.der", "keystore.p12", "truststore.p12", "keystore.jks"];
+        assert!(matches!(
+            plan(&snap(&c, Some(with(&jks, &jks, true)), t0())),
+            Plan::UpdateSecret { .. }
+        ));
+        // ...but a same-named key we did not write is someone else's: left alone, no loop.
+        assert!(matches!(
+            plan(&snap(&c, Some(with(&jks, &all, true)), t0())),
+            Plan::UpToDate { .. }
+        ));
+        // A renewal due wins over a rewrite: the issuance writes the outputs anyway.
+        assert_eq!(
+            trigger_of(&plan(&snap(&c, Some(with(&[], &[], true)), leaf.not_after))),
+            Some(Trigger::Expired)
         );
     }
 }

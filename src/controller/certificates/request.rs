@@ -128,7 +128,26 @@ pub fn csr_spec(cert: &Certificate) -> pki::Result<CsrSpec> {
         },
         is_ca: spec.is_ca.unwrap_or(false),
         signature_algorithm,
+        name_constraints: spec.name_constraints.as_ref().map(name_constraints),
     })
+}
+
+/// The spec's name constraints in the PKI core's terms (they travel to the issuer in the CSR).
+fn name_constraints(nc: &crate::api::certificate::NameConstraints) -> pki::NameConstraints {
+    let set = |item: Option<&crate::api::certificate::NameConstraintItem>| {
+        let item = item.cloned().unwrap_or_default();
+        pki::ConstraintSet {
+            dns_domains: item.dns_domains.unwrap_or_default(),
+            ip_ranges: item.ip_ranges.unwrap_or_default(),
+            email_addresses: item.email_addresses.unwrap_or_default(),
+            uri_domains: item.uri_domains.unwrap_or_default(),
+        }
+    };
+    pki::NameConstraints {
+        critical: nc.critical.unwrap_or(false),
+        permitted: set(nc.permitted.as_ref()),
+        excluded: set(nc.excluded.as_ref()),
+    }
 }
 
 /// Why an issued certificate no longer answers the spec, or `None` when it does. Compares
@@ -165,6 +184,27 @@ pub fn mismatch(spec: &CertificateSpec, cert: &CertInfo) -> Option<String> {
     }
     if spec.is_ca.unwrap_or(false) != cert.is_ca {
         return Some("isCA changed".into());
+    }
+    // Presence only: the subtrees themselves are compared through the request's spec hash
+    // while an issuance is in flight, which covers an edit made before the CA is issued.
+    let want_nc = spec.is_ca.unwrap_or(false)
+        && spec
+            .name_constraints
+            .as_ref()
+            .map(name_constraints)
+            .is_some_and(|nc| {
+                nc != pki::NameConstraints {
+                    critical: nc.critical,
+                    ..Default::default()
+                }
+            });
+    let have_nc = cert.extensions.iter().any(|e| e.oid == "2.5.29.30");
+    if want_nc != have_nc {
+        return Some(if want_nc {
+            "nameConstraints were added".into()
+        } else {
+            "nameConstraints were removed".into()
+        });
     }
     match key_spec(spec) {
         Ok(k) if k != cert.key => {

@@ -26,6 +26,7 @@ fn leaf_at(parent: &Issued, dns: &str, at: SystemTime) -> Vec<u8> {
         usages: vec![Usage::DigitalSignature, Usage::ServerAuth],
         is_ca: false,
         signature_algorithm: None,
+        name_constraints: None,
     };
     let csr = crate::pki::build_csr(&spec, &key).unwrap();
     let pem = crate::pki::ca_sign(

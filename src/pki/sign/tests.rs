@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::pki::testutil::{Issued, intermediate, leaf, now, root};
-use crate::pki::{CsrSpec, Subject, SubjectAltNames, build_csr, inspect_pem};
+use crate::pki::{CsrSpec, Subject, SubjectAltNames, SubjectFields, build_csr, inspect_pem};
 
 fn server_csr(key: &PrivateKey, is_ca: bool) -> String {
     let spec = CsrSpec {
@@ -15,6 +15,7 @@ fn server_csr(key: &PrivateKey, is_ca: bool) -> String {
         usages: vec![Usage::DigitalSignature, Usage::ServerAuth],
         is_ca,
         signature_algorithm: None,
+        name_constraints: None,
     };
     build_csr(&spec, key).unwrap()
 }
@@ -126,6 +127,7 @@ fn name_constraints_only_on_cas_and_encoded_when_asked() {
     let ca = root("Root", KeySpec::EcdsaP256);
     let key = PrivateKey::generate(KeySpec::EcdsaP256).unwrap();
     let nc = NameConstraints {
+        critical: true,
         permitted: ConstraintSet {
             dns_domains: vec!["example.com".into()],
             ip_ranges: vec!["10.0.0.0/8".into(), "fd00::/8".into()],
@@ -234,4 +236,59 @@ fn intermediates_chain_by_key_identifiers() {
     let ri = crate::pki::inspect::subject_key_id(&cert);
     assert!(ri.is_some());
     assert_eq!(inspect_pem(l.pem.as_bytes()).unwrap().issuer, "CN=Int");
+}
+
+#[test]
+fn name_constraints_requested_in_a_ca_csr_are_copied() {
+    let key = PrivateKey::generate(KeySpec::EcdsaP256).unwrap();
+    let nc = NameConstraints {
+        critical: false,
+        permitted: ConstraintSet {
+            dns_domains: vec!["example.com".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let spec = |is_ca| CsrSpec {
+        subject: Subject::Fields(SubjectFields {
+            common_name: Some("Constrained CA".into()),
+            ..Default::default()
+        }),
+        is_ca,
+        name_constraints: Some(nc.clone()),
+        ..Default::default()
+    };
+    // A leaf cannot ask for them: the CSR is refused, naming the field.
+    let err = build_csr(&spec(false), &key).unwrap_err();
+    assert_eq!(err.reason(), "InvalidField");
+    let csr = build_csr(&spec(true), &key).unwrap();
+    let has_nc = |pem: &str, critical: bool| {
+        inspect_pem(pem.as_bytes())
+            .unwrap()
+            .extensions
+            .iter()
+            .any(|e| e.oid == der::OID_NAME_CONSTRAINTS && e.critical == critical)
+    };
+    // Self-signed and CA-signed alike carry the extension, critical only when asked.
+    let own = self_sign(csr.as_bytes(), &key, &SignOptions::new(now())).unwrap();
+    assert!(has_nc(&own, false), "self-signed");
+    let ca = root("Root", KeySpec::EcdsaP256);
+    let signed = ca_sign(
+        csr.as_bytes(),
+        ca.pem.as_bytes(),
+        &ca.key,
+        &SignOptions::new(now()),
+    )
+    .unwrap();
+    assert!(has_nc(&signed, false), "CA-signed");
+    let critical = CsrSpec {
+        name_constraints: Some(NameConstraints {
+            critical: true,
+            ..nc.clone()
+        }),
+        ..spec(true)
+    };
+    let csr = build_csr(&critical, &key).unwrap();
+    let own = self_sign(csr.as_bytes(), &key, &SignOptions::new(now())).unwrap();
+    assert!(has_nc(&own, true));
 }

@@ -199,12 +199,22 @@ async fn root_intermediate_leaf_chain() {
         "{leaf_text}"
     );
     assert!(subj("inter.pem").contains("intermediate"));
-    let key_out = Command::new("openssl")
-        .args(["pkey", "-noout", "-text"])
-        .current_dir(dir.path())
-        .stdin(std::process::Stdio::piped())
-        .output();
-    drop(key_out);
+    // The key is the leaf's (every key type and encoding: tests/controller_keys.rs).
+    std::fs::write(dir.path().join("leaf.key"), &tls_key).unwrap();
+    let pubkey = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    assert_eq!(
+        pubkey(&["pkey", "-in", "leaf.key", "-pubout"]),
+        pubkey(&["x509", "-in", "leaf.pem", "-noout", "-pubkey"]),
+        "tls.key is not the key of the leaf"
+    );
 
     // A restart of the controller re-issues nothing that is valid.
     drop(controller);

@@ -209,3 +209,80 @@ spec:
         }
     }
 }
+
+/// `encodeUsagesInRequest: false` leaves usages out of the CSR; the issuer takes them from the
+/// CertificateRequest (or cert-manager's defaults), so the certificate still carries them.
+#[tokio::test]
+async fn usages_not_encoded_in_the_csr_still_reach_the_certificate() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = TestNamespace::new(&client, "usages").await;
+    let controller = ControllerProcess::start(&ns.name, &[]);
+    let yaml = format!(
+        r#"{ISSUERS}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{ name: listed }}
+spec:
+  secretName: listed-tls
+  dnsNames: [listed.example.test]
+  encodeUsagesInRequest: false
+  usages: [client auth, digital signature]
+  privateKey: {{ algorithm: ECDSA }}
+  issuerRef: {{ name: ca }}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{ name: defaults }}
+spec:
+  secretName: defaults-tls
+  dnsNames: [defaults.example.test]
+  encodeUsagesInRequest: false
+  privateKey: {{ algorithm: RSA }}
+  issuerRef: {{ name: ca }}
+"#
+    );
+    support::apply_yaml(&client, &ns.name, &yaml).await;
+    let certs = Api::<Certificate>::namespaced(client.clone(), &ns.name);
+    let secrets = Api::<Secret>::namespaced(client.clone(), &ns.name);
+    let requests = Api::<certwright::api::CertificateRequest>::namespaced(client.clone(), &ns.name);
+    let dir = tempfile::tempdir().unwrap();
+    for (name, want, not) in [
+        (
+            "listed",
+            &["TLS Web Client Authentication", "Digital Signature"][..],
+            &["Key Encipherment", "TLS Web Server Authentication"][..],
+        ),
+        (
+            "defaults",
+            &["Digital Signature, Key Encipherment"][..],
+            &["TLS Web"][..],
+        ),
+    ] {
+        let waited = tokio::time::timeout(
+            Duration::from_secs(90),
+            wait_for(&certs, name, Duration::from_secs(90), ready),
+        )
+        .await;
+        assert!(
+            waited.is_ok(),
+            "{name} not Ready; log:\n{}",
+            controller.log()
+        );
+        // The CSR really carries no usages.
+        let cr = requests.get(&format!("{name}-1")).await.unwrap();
+        std::fs::write(dir.path().join("csr.pem"), &cr.spec.request.0).unwrap();
+        let csr = openssl(dir.path(), &["req", "-in", "csr.pem", "-noout", "-text"]);
+        assert!(!csr.contains("Key Usage"), "{name}: {csr}");
+        let s = secrets.get(&format!("{name}-tls")).await.unwrap();
+        std::fs::write(dir.path().join("c.pem"), &s.data.unwrap()["tls.crt"].0).unwrap();
+        let text = openssl(dir.path(), &["x509", "-in", "c.pem", "-noout", "-text"]);
+        for w in want {
+            assert!(text.contains(w), "{name}: no {w:?} in\n{text}");
+        }
+        for n in not {
+            assert!(!text.contains(n), "{name}: unexpected {n:?} in\n{text}");
+        }
+    }
+}

@@ -186,11 +186,17 @@ async fn sign(
         .as_ref()
         .map(|d| d.as_std())
         .unwrap_or(crate::api::certificate::DEFAULT_DURATION.as_std());
+    let usages = issuer::request_usages(
+        cr.spec.usages.as_deref(),
+        cr.spec.is_ca.unwrap_or(false),
+        &cr.spec.request.0,
+    )?;
     signer.sign(&SignRequest {
         csr_pem: &cr.spec.request.0,
         duration,
         private_key: key.as_ref(),
         now,
+        usages,
     })
 }
 

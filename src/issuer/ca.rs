@@ -107,6 +107,7 @@ impl CaSigner {
         opts.crl_distribution_points = self.crl.clone();
         opts.ocsp_servers = self.ocsp.clone();
         opts.issuing_certificate_urls = self.issuing.clone();
+        opts.usages = req.usages.clone();
         let leaf = pki::ca_sign(req.csr_pem, self.chain_pem.as_bytes(), &self.key, &opts)
             .map_err(IssuerError::Signing)?;
         let mut certificate = leaf;

@@ -140,6 +140,43 @@ pub struct SignRequest<'a> {
     /// The request's own private key; only self-signing needs it.
     pub private_key: Option<&'a PrivateKey>,
     pub now: SystemTime,
+    /// Usages to issue instead of the CSR's (see [`request_usages`]); `None` keeps the CSR's.
+    pub usages: Option<Vec<pki::Usage>>,
+}
+
+/// The usages to issue for a request, as cert-manager's own issuers decide them: the request
+/// object's `spec.usages` when it lists any; else what the CSR asks; else, when the CSR asks
+/// nothing (a Certificate with `encodeUsagesInRequest: false`), the defaults, plus `cert sign`
+/// for a CA. `None` means "the CSR's".
+pub fn request_usages(
+    listed: Option<&[crate::api::KeyUsage]>,
+    is_ca: bool,
+    csr_pem: &[u8],
+) -> Result<Option<Vec<pki::Usage>>, IssuerError> {
+    let mut out = Vec::new();
+    for u in listed.unwrap_or_default() {
+        // The API enum serialises to cert-manager's spelling, which the PKI core parses.
+        let name = serde_json::to_value(u)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let usage = name.parse::<pki::Usage>().map_err(IssuerError::Signing)?;
+        if !out.contains(&usage) {
+            out.push(usage);
+        }
+    }
+    if !out.is_empty() {
+        return Ok(Some(out));
+    }
+    let csr = pki::parse_csr_pem(csr_pem).map_err(IssuerError::Signing)?;
+    if !csr.usages.is_empty() {
+        return Ok(None);
+    }
+    let mut defaults = pki::Usage::defaults();
+    if is_ca {
+        defaults.push(pki::Usage::CertSign);
+    }
+    Ok(Some(defaults))
 }
 
 impl Signer {
@@ -203,4 +240,52 @@ pub fn first_certificate_pem(bundle: &[u8]) -> Option<Vec<u8>> {
         .into_iter()
         .find(|p| p.tag() == "CERTIFICATE")
         .map(|p| ::pem::encode(&p).into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::KeyUsage;
+    use crate::pki::{CsrSpec, KeySpec, SubjectAltNames, Usage};
+
+    fn csr(usages: Vec<Usage>, is_ca: bool) -> String {
+        let key = PrivateKey::generate(KeySpec::EcdsaP256).unwrap();
+        let spec = CsrSpec {
+            sans: SubjectAltNames {
+                dns_names: vec!["a.test".into()],
+                ..Default::default()
+            },
+            usages,
+            is_ca,
+            ..Default::default()
+        };
+        pki::build_csr(&spec, &key).unwrap()
+    }
+
+    #[test]
+    fn usages_come_from_the_request_then_the_csr_then_the_defaults() {
+        let in_csr = csr(vec![Usage::DigitalSignature, Usage::ServerAuth], false);
+        // The request object lists usages: they win.
+        let listed = [KeyUsage::ClientAuth, KeyUsage::DigitalSignature];
+        assert_eq!(
+            request_usages(Some(&listed), false, in_csr.as_bytes()).unwrap(),
+            Some(vec![Usage::ClientAuth, Usage::DigitalSignature])
+        );
+        // None listed: the CSR's stand.
+        assert_eq!(
+            request_usages(None, false, in_csr.as_bytes()).unwrap(),
+            None
+        );
+        // Neither (encodeUsagesInRequest: false with default usages): cert-manager's defaults,
+        // never a certificate without key usages.
+        let bare = csr(vec![], true);
+        assert_eq!(
+            request_usages(Some(&[]), true, bare.as_bytes()).unwrap(),
+            Some(vec![
+                Usage::DigitalSignature,
+                Usage::KeyEncipherment,
+                Usage::CertSign
+            ])
+        );
+    }
 }

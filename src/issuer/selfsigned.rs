@@ -23,6 +23,7 @@ impl SelfSigned {
         let mut opts = SignOptions::new(req.now);
         opts.duration = req.duration;
         opts.crl_distribution_points = self.crl_distribution_points.clone();
+        opts.usages = req.usages.clone();
         let pem = pki::self_sign(req.csr_pem, key, &opts).map_err(IssuerError::Signing)?;
         // A self-signed certificate is its own CA.
         Ok(Signed {

@@ -143,6 +143,10 @@ pub struct SignOptions {
     pub name_constraints: Option<NameConstraints>,
     /// Signature algorithm; `None` picks the default for the signing key.
     pub signature_algorithm: Option<SignatureAlgorithm>,
+    /// Usages to issue instead of the CSR's, for issuers that take them from the request
+    /// object (cert-manager's issuers read `CertificateRequest.spec.usages`). `None` keeps the
+    /// CSR's.
+    pub usages: Option<Vec<Usage>>,
 }
 
 impl SignOptions {
@@ -156,6 +160,7 @@ impl SignOptions {
             issuing_certificate_urls: Vec::new(),
             name_constraints: None,
             signature_algorithm: None,
+            usages: None,
         }
     }
 }
@@ -287,7 +292,7 @@ fn issue(csr: &CsrInfo, issuer: &Issuer<'_>, opts: &SignOptions) -> Result<Strin
     let mut exts: Vec<Extension> = Vec::new();
     exts.push(der::subject_key_id(&der::key_id(&csr.public_key_raw)));
     exts.push(der::authority_key_id(&issuer.key_id));
-    let mut usages = csr.usages.clone();
+    let mut usages = opts.usages.clone().unwrap_or_else(|| csr.usages.clone());
     if csr.is_ca && !usages.contains(&Usage::CertSign) {
         // A CA certificate without keyCertSign cannot sign anything (RFC 5280 4.2.1.3).
         usages.push(Usage::CertSign);

@@ -96,6 +96,10 @@ fn keytool_present() -> bool {
     Command::new("keytool").arg("-help").output().is_ok()
 }
 
+fn c_rv(c: &Certificate) -> String {
+    c.resource_version().unwrap_or_default()
+}
+
 fn data(s: &Secret) -> std::collections::BTreeMap<String, ByteString> {
     s.data.clone().unwrap_or_default()
 }
@@ -496,16 +500,30 @@ spec:
         msg.contains("spec.keystores.pkcs12") && msg.contains("later"),
         "{msg}"
     );
+    // The controller looks again every 30 s; across one such retry nothing is written: the
+    // Certificate keeps its resourceVersion and the Event is not repeated.
+    let rv = c_rv(&certs.get("nopw").await.unwrap());
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(
+        c_rv(&certs.get("nopw").await.unwrap()),
+        rv,
+        "status rewritten on retry"
+    );
     let events = Api::<Event>::namespaced(client.clone(), &ns.name)
         .list(&ListParams::default())
         .await
         .unwrap();
-    let matching = events
+    let matching: Vec<&Event> = events
         .items
         .iter()
         .filter(|e| e.reason.as_deref() == Some("SecretNotFound"))
-        .count();
-    assert!(matching >= 1, "an Event with the reason");
+        .collect();
+    assert_eq!(matching.len(), 1, "one Event with the reason: {matching:?}");
+    assert!(
+        matching[0].series.is_none() && matching[0].count.unwrap_or(1) <= 1,
+        "the Event was repeated on every retry: {:?}",
+        matching[0]
+    );
     // Nothing is written without the keystore the spec asks for, and the controller did not
     // crash over it.
     let secrets = Api::<Secret>::namespaced(client.clone(), &ns.name);

@@ -8,7 +8,8 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::reflector;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use tracing::{instrument, warn};
 
@@ -16,24 +17,28 @@ use crate::api::{ClusterIssuer, Issuer, IssuerStatus};
 use crate::issuer::{self, Signer};
 
 use super::error::KubeContext;
-use super::{Context, Error, MANAGER, conditions};
+use super::{Context, Error, MANAGER, conditions, lean_watch, namespaced_api};
 
 pub async fn controllers(ctx: Arc<Context>) {
-    let issuers: Api<Issuer> = match &ctx.settings.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
-    let a = Controller::new(issuers, watcher::Config::default().any_semantic())
+    let (store, writer) = reflector::store();
+    let issuers = lean_watch(namespaced_api::<Issuer>(&ctx), watcher::Config::default())
+        .reflect(writer)
+        .applied_objects();
+    let a = Controller::for_stream(issuers, store)
         .shutdown_on_signal()
         .run(reconcile_issuer, error_policy, ctx.clone())
         .for_each(|_| async {});
-    let b = Controller::new(
+    let (store, writer) = reflector::store();
+    let cluster_issuers = lean_watch(
         Api::<ClusterIssuer>::all(ctx.client.clone()),
-        watcher::Config::default().any_semantic(),
+        watcher::Config::default(),
     )
-    .shutdown_on_signal()
-    .run(reconcile_cluster_issuer, error_policy, ctx)
-    .for_each(|_| async {});
+    .reflect(writer)
+    .applied_objects();
+    let b = Controller::for_stream(cluster_issuers, store)
+        .shutdown_on_signal()
+        .run(reconcile_cluster_issuer, error_policy, ctx)
+        .for_each(|_| async {});
     tokio::join!(a, b);
 }
 

@@ -8,12 +8,17 @@ pub mod issuers;
 pub mod keystores;
 pub mod requests;
 pub mod secret;
+pub mod signers;
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use futures::StreamExt;
-use kube::Client;
+use futures::{Stream, StreamExt};
+use kube::runtime::reflector::{self, ReflectHandle, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+
+use crate::api::CertificateRequest;
 use kube::runtime::events::{Recorder, Reporter};
 
 pub use error::Error;
@@ -37,6 +42,8 @@ pub struct Context {
     pub client: Client,
     pub settings: Settings,
     pub recorder: Recorder,
+    /// Issuer backends loaded for signing, reused for a few seconds.
+    pub signers: signers::Signers,
 }
 
 impl Context {
@@ -50,6 +57,7 @@ impl Context {
             client,
             settings,
             recorder,
+            signers: Default::default(),
         })
     }
 
@@ -68,11 +76,88 @@ pub async fn run(client: Client, settings: Settings) -> anyhow::Result<()> {
         owner_ref = ctx.settings.enable_certificate_owner_ref,
         "starting controllers"
     );
-    let certs = certificates::controller(ctx.clone()).for_each(|_| async {});
-    let reqs = requests::controller(ctx.clone()).for_each(|_| async {});
+    // CertificateRequests are watched once and cached once: both controllers read the same
+    // store and get their triggers from the same reflector.
+    let (req_store, req_writer) = reflector::store_shared(1024);
+    let shared = SharedRequests {
+        store: req_store,
+        for_certificates: req_writer
+            .subscribe()
+            .expect("a shared store hands out subscribers"),
+        for_requests: req_writer
+            .subscribe()
+            .expect("a shared store hands out subscribers"),
+    };
+    let req_watch = lean_watch(namespaced_api(&ctx), watcher::Config::default())
+        .reflect_shared(req_writer)
+        .for_each(|_| async {});
+    let certs =
+        certificates::controller(ctx.clone(), shared.store.clone(), shared.for_certificates)
+            .for_each(|_| async {});
+    let reqs =
+        requests::controller(ctx.clone(), shared.store, shared.for_requests).for_each(|_| async {});
     let issuers = issuers::controllers(ctx.clone());
-    tokio::join!(certs, reqs, issuers);
+    // The shared reflector stops with the controllers (they stop on SIGTERM/SIGINT).
+    tokio::select! {
+        _ = async { tokio::join!(certs, reqs, issuers) } => {}
+        _ = req_watch => {}
+    }
     Ok(())
+}
+
+struct SharedRequests {
+    store: Store<CertificateRequest>,
+    for_certificates: ReflectHandle<CertificateRequest>,
+    for_requests: ReflectHandle<CertificateRequest>,
+}
+
+/// An `Api` over the watched namespace, or all namespaces.
+pub(crate) fn namespaced_api<K>(ctx: &Context) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    }
+}
+
+/// How many objects of one kind are reconciled at once. Unbounded, a burst of a thousand new
+/// Certificates holds a thousand reconciles in memory at once, each waiting on an apiserver
+/// that answers no faster for it; a few dozen keep the apiserver busy at a flat footprint.
+pub const CONCURRENCY: u16 = 64;
+
+pub(crate) fn reconcile_config() -> kube::runtime::controller::Config {
+    kube::runtime::controller::Config::default().concurrency(CONCURRENCY)
+}
+
+/// A watch whose objects are trimmed before anything caches them (see [`lean`]), restarted
+/// with backoff on errors.
+pub(crate) fn lean_watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    watcher(api, config.any_semantic())
+        .modify(lean)
+        .default_backoff()
+}
+
+/// Drops what no reconcile reads before an object is cached: managedFields (an entry per
+/// writer, for a Secret we apply often larger than its data) and the copy of the whole object
+/// that `kubectl apply` keeps in an annotation. Together they are most of a cached
+/// Certificate's size, and cache size is the controller's memory.
+pub(crate) fn lean<K: kube::Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }
 
 impl Context {

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{ReflectHandle, Store};
 use kube::{Api, ResourceExt};
 use tracing::{info, instrument, warn};
 
@@ -25,13 +25,15 @@ use super::{Context, Error, MANAGER, conditions};
 /// Annotation naming the Secret that holds the request's private key (self-signing needs it).
 pub const PRIVATE_KEY_SECRET_ANNOTATION: &str = "cert-manager.io/private-key-secret-name";
 
-pub fn controller(ctx: Arc<Context>) -> impl Stream<Item = ()> {
-    let api: Api<CertificateRequest> = match &ctx.settings.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
+/// Runs on the CertificateRequest store and triggers shared with the Certificate controller.
+pub fn controller(
+    ctx: Arc<Context>,
+    store: Store<CertificateRequest>,
+    triggers: ReflectHandle<CertificateRequest>,
+) -> impl Stream<Item = ()> {
     futures::StreamExt::map(
-        Controller::new(api, watcher::Config::default().any_semantic())
+        Controller::for_shared_stream(triggers, store)
+            .with_config(super::reconcile_config())
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx),
         |r| {
@@ -151,15 +153,18 @@ async fn sign(
     ns: &str,
     now: std::time::SystemTime,
 ) -> Result<issuer::Signed, IssuerError> {
-    let resolved = issuer::resolve(
-        &ctx.client,
-        &cr.spec.issuer_ref,
-        ns,
-        &ctx.settings.cluster_resource_namespace,
-    )
-    .await?;
-    let signer = Signer::load(&ctx.client, &resolved, now).await?;
-    let key = match (&signer, cr.annotations().get(PRIVATE_KEY_SECRET_ANNOTATION)) {
+    let loaded = ctx
+        .signers
+        .get(
+            &ctx.client,
+            &cr.spec.issuer_ref,
+            ns,
+            &ctx.settings.cluster_resource_namespace,
+            now,
+        )
+        .await?;
+    let signer = &loaded.signer;
+    let key = match (signer, cr.annotations().get(PRIVATE_KEY_SECRET_ANNOTATION)) {
         (Signer::SelfSigned(_), Some(name)) => {
             let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns)
                 .get_opt(name)
@@ -191,13 +196,17 @@ async fn sign(
         cr.spec.is_ca.unwrap_or(false),
         &cr.spec.request.0,
     )?;
-    signer.sign(&SignRequest {
+    let signed = signer.sign(&SignRequest {
         csr_pem: &cr.spec.request.0,
         duration,
         private_key: key.as_ref(),
         now,
         usages,
-    })
+    });
+    if signed.is_err() {
+        ctx.signers.forget(&cr.spec.issuer_ref, ns);
+    }
+    signed
 }
 
 /// Status of a request, re-exported for the Certificate controller's gather step.

@@ -22,7 +22,7 @@ use crate::controller::error::{Error, KubeContext, PkiContext};
 use crate::controller::requests::PRIVATE_KEY_SECRET_ANNOTATION;
 use crate::controller::secret::{self, MANAGED_LABEL, NEXT_KEY_LABEL, ann};
 use crate::controller::{MANAGER, conditions};
-use crate::pki::{self, KeyEncoding, PrivateKey};
+use crate::pki::{self, KeyEncoding, KeySpec, PrivateKey};
 
 use super::gather::{self, Gathered, SPEC_HASH_ANNOTATION};
 use super::plan::{Plan, Step, Trigger, fmt_time};
@@ -140,10 +140,12 @@ pub async fn execute(
                         ctx.event(cert.as_ref(), false, "Issuing", message.clone())
                             .await;
                     }
-                    // The key is stored: the request can go out in the same pass, but it is
-                    // made from the key read back through the cache on the next pass, so the
-                    // CSR is always from the persisted key.
-                    Action::requeue(Duration::from_millis(200))
+                    // The key is stored: the request is made from the key read back through
+                    // the cache on the next pass, so the CSR is always from the persisted key.
+                    // The Secret's arrival in the cache triggers that pass (it is annotated
+                    // with our name); the timer is a safety net only. Polling sooner would,
+                    // under load, re-plan on a cache that has not caught up yet.
+                    Action::requeue(WAIT_FOR_WATCH)
                 }
                 Step::CreateRequest => {
                     conditions::set(&mut conds, issuing, t.clone());
@@ -211,9 +213,11 @@ pub async fn execute(
     };
     st.conditions = Some(conds);
     if !write_status(rctx, cert, &old, &st).await? {
-        // Our view of the Certificate was stale; decide again on the current one. Nothing
-        // after the status write has happened, so the next-key Secret is still there.
-        return Ok(Action::requeue(Duration::from_millis(200)));
+        // Our view of the Certificate was stale; decide again on the current one, which the
+        // watch is about to deliver (and that delivery triggers the next pass). Nothing after
+        // the status write has happened, so the next-key Secret is still there. Retrying on a
+        // short timer instead turns a lagging cache into a storm of refused patches.
+        return Ok(Action::requeue(WAIT_FOR_WATCH));
     }
     // Only now that status records the new revision may the key's second copy go: a crash
     // before this line leaves the next-key Secret, which the UpToDate step removes later.
@@ -251,6 +255,9 @@ fn lower_first(s: &str) -> String {
         .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
 }
+
+/// How long to wait for a watch event we expect before looking again anyway.
+const WAIT_FOR_WATCH: Duration = Duration::from_secs(5);
 
 /// Status writes are JSON merge patches of the whole status: a merge patch replaces the
 /// conditions list as a whole, so a condition we drop (Issuing after success) is really gone
@@ -296,9 +303,20 @@ async fn write_status(
         })),
     )
     .await;
+    let seen = cert.resource_version().unwrap_or_default();
     match result {
-        Err(e) if is_conflict(&e, 409) => Ok(false),
-        r => r.map(|_| true).ctx("writing Certificate status"),
+        Err(e) if is_conflict(&e, 409) => {
+            rctx.stale.mark(cert, seen);
+            Ok(false)
+        }
+        Ok(written) => {
+            // A patch that changed nothing keeps the version, and no watch event follows.
+            if written.resource_version().as_deref() != Some(seen.as_str()) {
+                rctx.stale.mark(cert, seen);
+            }
+            Ok(true)
+        }
+        Err(e) => Err(e).ctx("writing Certificate status"),
     }
 }
 
@@ -322,13 +340,19 @@ async fn store_key(
         Some(k) => k
             .to_pem(KeyEncoding::Pkcs8)
             .pki_ctx("encoding the current key")?,
-        // RSA 4096+ takes long enough to stall the runtime: generate off the async threads.
-        None => tokio::task::spawn_blocking(move || {
+        // RSA takes from a tenth of a second to many seconds, long enough to stall the
+        // runtime: generate it off the async threads. EC and Ed25519 keys take microseconds;
+        // a blocking thread each would cost more than it saves (and a burst of issuances
+        // would grow the blocking pool, and memory, by a thread per Certificate).
+        None if matches!(spec, KeySpec::Rsa { .. }) => tokio::task::spawn_blocking(move || {
             PrivateKey::generate(spec).and_then(|k| k.to_pem(KeyEncoding::Pkcs8))
         })
         .await
         .map_err(|e| Error::Invalid(format!("key generation task: {e}")))?
         .pki_ctx("generating the private key")?,
+        None => PrivateKey::generate(spec)
+            .and_then(|k| k.to_pem(KeyEncoding::Pkcs8))
+            .pki_ctx("generating the private key")?,
     };
     let name = gather::next_key_name(cert);
     let secret = Secret {

@@ -89,15 +89,22 @@ fn data<'s>(s: &'s Secret, key: &str) -> Option<&'s [u8]> {
         .filter(|b| !b.is_empty())
 }
 
-/// Reads one Secret: from the cache when it is there (unless `fresh`), else from the API.
+/// Reads one Secret: from the API when `fresh`, else from the cache only. A cache miss is not
+/// followed by a read: the cache holds every Secret we wrote, and a Secret that is not ours
+/// (not cached) matters only before a write, which confirms with a fresh read first. Reading
+/// on every miss would cost a GET per reconcile for each Certificate not issued yet.
 async fn secret(
     rctx: &ReconcileCtx,
     ns: &str,
     name: &str,
     fresh: bool,
 ) -> Result<Option<Secret>, Error> {
-    if !fresh && let Some(s) = rctx.caches.secrets.get(&ObjectRef::new(name).within(ns)) {
-        return Ok(Some((*s).clone()));
+    if !fresh {
+        return Ok(rctx
+            .caches
+            .secrets
+            .get(&ObjectRef::new(name).within(ns))
+            .map(|s| (*s).clone()));
     }
     Api::<Secret>::namespaced(rctx.ctx.client.clone(), ns)
         .get_opt(name)
@@ -175,9 +182,11 @@ fn leaf_fingerprint(pem: &[u8]) -> Option<String> {
     pki::inspect_pem(pem).ok().map(|i| i.sha256_fingerprint)
 }
 
-/// Gathers from the caches, or with `fresh` from the API for the Secrets: caches of different
-/// kinds lag each other, so before starting a new issuance the caller confirms with fresh
-/// reads that one is really due (a stale view right after an issuance would start another).
+/// Gathers from the caches, or with `fresh` the target Secret from the API: it may be a Secret
+/// that is not ours (never cached), and caches of different kinds lag each other, so before
+/// starting an issuance or writing a Secret the caller confirms with a fresh read. The
+/// next-key Secret always comes from the cache: it is ours, and it is only ever created
+/// (an existing one is kept), so a stale miss costs a refused create, never a second key.
 pub async fn gather(
     rctx: &ReconcileCtx,
     cert: &Certificate,
@@ -206,7 +215,7 @@ pub async fn gather(
             .is_some();
     }
 
-    let next_key_secret = secret(rctx, &ns, &next_key_name(cert), fresh).await?;
+    let next_key_secret = secret(rctx, &ns, &next_key_name(cert), false).await?;
     let next_key = next_key_secret
         .as_ref()
         .and_then(|s| data(s, "tls.key"))

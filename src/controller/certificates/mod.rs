@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use tracing::{instrument, warn};
@@ -22,7 +22,7 @@ use crate::api::{Certificate, CertificateRequest};
 
 use super::error::KubeContext;
 use super::secret::{MANAGED_LABEL, ann};
-use super::{Context, Error};
+use super::{Context, Error, lean_watch, namespaced_api};
 
 /// The caches a reconcile reads instead of the API.
 #[derive(Clone)]
@@ -31,43 +31,26 @@ pub struct Caches {
     pub secrets: Store<Secret>,
 }
 
-fn api<K>(ctx: &Context) -> Api<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    match &ctx.settings.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    }
-}
-
 /// Builds the controller stream; drive it to run the controller.
-pub fn controller(ctx: Arc<Context>) -> impl Stream<Item = ()> {
-    let (req_store, req_writer) = reflector::store();
-    let (sec_store, sec_writer) = reflector::store();
-    let requests = reflector::reflector(
-        req_writer,
-        watcher(
-            api::<CertificateRequest>(&ctx),
-            watcher::Config::default().any_semantic(),
-        ),
+pub fn controller(
+    ctx: Arc<Context>,
+    req_store: Store<CertificateRequest>,
+    requests: ReflectHandle<CertificateRequest>,
+) -> impl Stream<Item = ()> {
+    let (cert_store, cert_writer) = reflector::store();
+    let certificates = lean_watch(
+        namespaced_api::<Certificate>(&ctx),
+        watcher::Config::default(),
     )
-    .default_backoff()
+    .reflect(cert_writer)
     .touched_objects();
     // Only Secrets we wrote (TLS Secrets and next-key Secrets carry the label).
-    let secrets = reflector::reflector(
-        sec_writer,
-        watcher(
-            api::<Secret>(&ctx),
-            watcher::Config::default()
-                .labels(&format!("{MANAGED_LABEL}=true"))
-                .any_semantic(),
-        ),
+    let (sec_store, sec_writer) = reflector::store();
+    let secrets = lean_watch(
+        namespaced_api::<Secret>(&ctx),
+        watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true")),
     )
-    .default_backoff()
+    .reflect(sec_writer)
     .touched_objects();
     let caches = Arc::new(Caches {
         requests: req_store,
@@ -76,30 +59,76 @@ pub fn controller(ctx: Arc<Context>) -> impl Stream<Item = ()> {
     let rctx = Arc::new(ReconcileCtx {
         ctx: ctx.clone(),
         caches,
+        stale: Stale::default(),
     });
-    Controller::new(
-        api::<Certificate>(&ctx),
-        watcher::Config::default().any_semantic(),
-    )
-    .owns_stream(requests)
-    .watches_stream(secrets, |s: Secret| {
-        let ns = s.namespace();
-        s.annotations()
-            .get(ann::CERTIFICATE_NAME)
-            .map(|n| ObjectRef::new(n).within(ns.as_deref().unwrap_or_default()))
-    })
-    .shutdown_on_signal()
-    .run(reconcile, error_policy, rctx)
-    .map(|r| {
-        if let Err(e) = r {
-            tracing::debug!(error = %e, "certificate controller");
-        }
-    })
+    Controller::for_stream(certificates, cert_store)
+        .owns_shared_stream(requests)
+        .watches_stream(secrets, |s: Secret| {
+            let ns = s.namespace();
+            s.annotations()
+                .get(ann::CERTIFICATE_NAME)
+                .map(|n| ObjectRef::new(n).within(ns.as_deref().unwrap_or_default()))
+        })
+        .with_config(crate::controller::reconcile_config())
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, rctx)
+        .map(|r| {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "certificate controller");
+            }
+        })
 }
 
 pub struct ReconcileCtx {
     pub ctx: Arc<Context>,
     pub caches: Arc<Caches>,
+    pub stale: Stale,
+}
+
+/// Versions of Certificates that we know are outdated: the version a status write of ours
+/// replaced, or one the apiserver refused a write on. Until the watch delivers a newer one,
+/// a reconcile of that version would decide on an old status and be refused (409) again:
+/// under load the cache lags by seconds and every trigger in between (a request or Secret
+/// event) would cost a refused patch. The newer version's arrival triggers the reconcile.
+#[derive(Default)]
+pub struct Stale(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl Stale {
+    pub fn mark(&self, cert: &Certificate, version: String) {
+        if let Some(uid) = cert.uid() {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            // Marks of deleted Certificates are never cleared by a newer version; the marks
+            // only save requests, so dropping them all now and then is harmless.
+            if map.len() >= 100_000 {
+                map.clear();
+            }
+            map.insert(uid, version);
+        }
+    }
+
+    /// Whether `cert` is a version known to be outdated; forgets the mark once a newer one
+    /// shows up.
+    fn is_stale(&self, cert: &Certificate) -> bool {
+        let Some(uid) = cert.uid() else { return false };
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(&uid) {
+            Some(v) if Some(v) == cert.metadata.resource_version.as_ref() => true,
+            Some(_) => {
+                map.remove(&uid);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn forget(&self, cert: &Certificate) {
+        if let Some(uid) = cert.uid() {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&uid);
+        }
+    }
 }
 
 fn error_policy(cert: Arc<Certificate>, e: &Error, _: Arc<ReconcileCtx>) -> Action {
@@ -110,7 +139,13 @@ fn error_policy(cert: Arc<Certificate>, e: &Error, _: Arc<ReconcileCtx>) -> Acti
 #[instrument(skip_all, fields(certificate = %cert.name_any(), namespace = cert.namespace().unwrap_or_default()))]
 async fn reconcile(cert: Arc<Certificate>, rctx: Arc<ReconcileCtx>) -> Result<Action, Error> {
     if cert.metadata.deletion_timestamp.is_some() {
+        rctx.stale.forget(&cert);
         return Ok(Action::await_change());
+    }
+    if rctx.stale.is_stale(&cert) {
+        // The watch will bring the newer version (and with it this reconcile); the timer is
+        // a safety net.
+        return Ok(Action::requeue(Duration::from_secs(5)));
     }
     // Deciding on half-filled caches after a restart would miss an issuance in flight (a signed
     // request not listed yet) and finish it wrongly. Never block here, though: a reconcile
@@ -125,27 +160,37 @@ async fn reconcile(cert: Arc<Certificate>, rctx: Arc<ReconcileCtx>) -> Result<Ac
     let mut cert = cert;
     let mut g = gather::gather(&rctx, &cert, false).await?;
     let mut decision = plan::plan(&g.snapshot(&cert, now));
-    if let plan::Plan::Issue {
-        step: plan::Step::StoreKey { replace: false },
-        ..
-    } = decision
-    {
-        // Starting a new issuance: confirm with fresh reads (see `gather`). Three reads per
-        // issuance, none in the steady state.
-        let api = Api::<Certificate>::namespaced(
-            rctx.ctx.client.clone(),
-            &cert.namespace().unwrap_or_default(),
-        );
-        let Some(fresh) = api
-            .get_opt(&cert.name_any())
-            .await
-            .ctx("reading the Certificate")?
-        else {
-            return Ok(Action::await_change());
-        };
-        cert = Arc::new(fresh);
-        g = gather::gather(&rctx, &cert, true).await?;
-        decision = plan::plan(&g.snapshot(&cert, now));
+    match decision {
+        plan::Plan::Issue {
+            step: plan::Step::StoreKey { replace: false },
+            ..
+        } => {
+            // Starting a new issuance: confirm on the current Certificate and target Secret
+            // (see `gather`). Two reads per issuance, none in the steady state.
+            let api = Api::<Certificate>::namespaced(
+                rctx.ctx.client.clone(),
+                &cert.namespace().unwrap_or_default(),
+            );
+            let Some(fresh) = api
+                .get_opt(&cert.name_any())
+                .await
+                .ctx("reading the Certificate")?
+            else {
+                return Ok(Action::await_change());
+            };
+            cert = Arc::new(fresh);
+            g = gather::gather(&rctx, &cert, true).await?;
+            decision = plan::plan(&g.snapshot(&cert, now));
+        }
+        // About to write a Secret the cache does not hold: it may exist and not be ours.
+        plan::Plan::Issue {
+            step: plan::Step::WriteSecret,
+            ..
+        } if g.secret.is_none() => {
+            g = gather::gather(&rctx, &cert, true).await?;
+            decision = plan::plan(&g.snapshot(&cert, now));
+        }
+        _ => {}
     }
     tracing::debug!(?decision, "plan");
     execute::execute(&rctx, &cert, g, decision, now).await

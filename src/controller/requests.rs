@@ -30,11 +30,17 @@ pub fn controller(ctx: Arc<Context>) -> impl Stream<Item = ()> {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
+    let controller = Controller::new(api, watcher::Config::default().any_semantic());
+    ctx.metrics
+        .health
+        .register_cache("requests", controller.store());
+    let metrics = ctx.metrics.clone();
     futures::StreamExt::map(
-        Controller::new(api, watcher::Config::default().any_semantic())
+        controller
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx),
-        |r| {
+        move |r| {
+            metrics.record("certificaterequests", &r);
             if let Err(e) = r {
                 tracing::debug!(error = %e, "certificaterequest reconcile");
             }

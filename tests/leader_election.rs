@@ -223,7 +223,10 @@ async fn only_the_leader_writes_and_a_standby_takes_over() {
                 "spec": {
                     "holderIdentity": "intruder",
                     "leaseDurationSeconds": 3600,
-                    "renewTime": k8s_openapi::jiff::Timestamp::now().to_string(),
+                    // MicroTime: the apiserver takes microseconds, not jiff's nanoseconds.
+                    "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+                        k8s_openapi::jiff::Timestamp::now()
+                    ),
                 },
             })),
         )

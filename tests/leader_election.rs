@@ -211,6 +211,18 @@ async fn only_the_leader_writes_and_a_standby_takes_over() {
     let (b_writes, _) = writes(b_addr);
     assert!(b_writes > 0.0);
 
+    // `check api` reads the live Lease: a controller is answering, and B is among the live
+    // leaders (other tests on the shared plane may hold Leases of their own).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certwright"))
+        .args(["check", "api", "-o", "json"])
+        .env("KUBECONFIG", support::kubeconfig_path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check api: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["controllerAnswering"], true, "{report}");
+
     // A replica whose Lease is taken from it stops at once with a non-zero exit.
     let mut b = b;
     leases

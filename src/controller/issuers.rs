@@ -14,6 +14,7 @@ use tracing::{instrument, warn};
 
 use crate::api::{ClusterIssuer, Issuer, IssuerStatus};
 use crate::issuer::{self, Signer};
+use crate::metrics::{WithStore, recorder};
 
 use super::error::KubeContext;
 use super::{Context, Error, MANAGER, conditions};
@@ -23,30 +24,20 @@ pub async fn controllers(ctx: Arc<Context>) {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    let a = Controller::new(issuers, watcher::Config::default().any_semantic());
+    // Metrics and readiness read these caches; each reconcile is counted.
+    let a = Controller::new(issuers, watcher::Config::default().any_semantic())
+        .with_store(|s| ctx.metrics.watch_issuers(s))
+        .shutdown_on_signal()
+        .run(reconcile_issuer, error_policy, ctx.clone())
+        .for_each(recorder(ctx.metrics.clone(), "issuers"));
     let b = Controller::new(
         Api::<ClusterIssuer>::all(ctx.client.clone()),
         watcher::Config::default().any_semantic(),
-    );
-    // Metrics and readiness read these caches; each reconcile is counted.
-    let m = ctx.metrics.clone();
-    m.watch_issuers(a.store());
-    m.watch_cluster_issuers(b.store());
-    let (ma, mb) = (m.clone(), m);
-    let a = a
-        .shutdown_on_signal()
-        .run(reconcile_issuer, error_policy, ctx.clone())
-        .for_each(move |r| {
-            ma.record("issuers", &r);
-            async {}
-        });
-    let b = b
-        .shutdown_on_signal()
-        .run(reconcile_cluster_issuer, error_policy, ctx)
-        .for_each(move |r| {
-            mb.record("clusterissuers", &r);
-            async {}
-        });
+    )
+    .with_store(|s| ctx.metrics.watch_cluster_issuers(s))
+    .shutdown_on_signal()
+    .run(reconcile_cluster_issuer, error_policy, ctx.clone())
+    .for_each(recorder(ctx.metrics.clone(), "clusterissuers"));
     tokio::join!(a, b);
 }
 

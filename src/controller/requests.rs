@@ -17,6 +17,7 @@ use tracing::{info, instrument, warn};
 use crate::api::certificate_request::condition as cond;
 use crate::api::{Bytes, CertificateRequest, CertificateRequestStatus};
 use crate::issuer::{self, IssuerError, SignRequest, Signer};
+use crate::metrics::WithStore;
 use crate::pki::PrivateKey;
 
 use super::error::KubeContext;
@@ -30,13 +31,10 @@ pub fn controller(ctx: Arc<Context>) -> impl Stream<Item = ()> {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    let controller = Controller::new(api, watcher::Config::default().any_semantic());
-    ctx.metrics
-        .health
-        .register_cache("requests", controller.store());
     let metrics = ctx.metrics.clone();
     futures::StreamExt::map(
-        controller
+        Controller::new(api, watcher::Config::default().any_semantic())
+            .with_store(|s| ctx.metrics.health.register_cache("requests", s))
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx),
         move |r| {

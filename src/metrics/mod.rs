@@ -28,6 +28,40 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Reg
 use crate::api::{Certificate, ClusterIssuer, Issuer, IssuerRef};
 use crate::health::Health;
 
+/// Hands a controller's cache to metrics and health without breaking its builder chain:
+/// `Controller::new(..).with_store(|s| metrics.watch_issuers(s)).run(..)`.
+pub trait WithStore<K: kube::Resource<DynamicType = ()> + 'static> {
+    fn with_store(self, f: impl FnOnce(Store<K>)) -> Self;
+}
+
+impl<K> WithStore<K> for kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    fn with_store(self, f: impl FnOnce(Store<K>)) -> Self {
+        f(self.store());
+        self
+    }
+}
+
+/// A `for_each` body for a controller's output stream that records each item (see
+/// [`Metrics::record`]).
+pub fn recorder<T, Q: 'static>(
+    metrics: Arc<Metrics>,
+    controller: &'static str,
+) -> impl FnMut(Result<T, RunError<crate::controller::Error, Q>>) -> std::future::Ready<()> {
+    move |r| {
+        metrics.record(controller, &r);
+        std::future::ready(())
+    }
+}
+
 /// Buckets of the issuance histogram, in seconds: our own issuers answer within a second or
 /// two; ACME orders take minutes.
 const ISSUANCE_BUCKETS: &[f64] = &[

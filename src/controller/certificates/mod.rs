@@ -19,6 +19,7 @@ use kube::{Api, ResourceExt};
 use tracing::{instrument, warn};
 
 use crate::api::{Certificate, CertificateRequest};
+use crate::metrics::WithStore;
 
 use super::error::KubeContext;
 use super::secret::{MANAGED_LABEL, ann};
@@ -77,32 +78,31 @@ pub fn controller(ctx: Arc<Context>) -> impl Stream<Item = ()> {
         ctx: ctx.clone(),
         caches,
     });
-    let controller = Controller::new(
+    Controller::new(
         api::<Certificate>(&ctx),
         watcher::Config::default().any_semantic(),
-    );
-    register_caches(&ctx, &controller, &rctx.caches);
-    controller
-        .owns_stream(requests)
-        .watches_stream(secrets, |s: Secret| {
-            let ns = s.namespace();
-            s.annotations()
-                .get(ann::CERTIFICATE_NAME)
-                .map(|n| ObjectRef::new(n).within(ns.as_deref().unwrap_or_default()))
-        })
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, rctx)
-        .map(move |r| {
-            ctx.metrics.record("certificates", &r);
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "certificate controller");
-            }
-        })
+    )
+    .with_store(|s| register_caches(&ctx, s, &rctx.caches))
+    .owns_stream(requests)
+    .watches_stream(secrets, |s: Secret| {
+        let ns = s.namespace();
+        s.annotations()
+            .get(ann::CERTIFICATE_NAME)
+            .map(|n| ObjectRef::new(n).within(ns.as_deref().unwrap_or_default()))
+    })
+    .shutdown_on_signal()
+    .run(reconcile, error_policy, rctx)
+    .map(move |r| {
+        ctx.metrics.record("certificates", &r);
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "certificate controller");
+        }
+    })
 }
 
 /// Metrics and readiness read the caches this controller keeps (no second watch).
-fn register_caches(ctx: &Context, c: &Controller<Certificate>, caches: &Caches) {
-    ctx.metrics.watch_certificates(c.store());
+fn register_caches(ctx: &Context, certificates: Store<Certificate>, caches: &Caches) {
+    ctx.metrics.watch_certificates(certificates);
     let h = &ctx.metrics.health;
     h.register_cache("certificaterequests", caches.requests.clone());
     h.register_cache("secrets", caches.secrets.clone());

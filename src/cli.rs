@@ -173,6 +173,9 @@ fn controller(args: ControllerArgs) -> ExitCode {
         };
         crate::manager::run(config, settings, options).await
     });
+    // Do not wait on stragglers (a request the apiserver never answers): after a lost Lease
+    // the process must be gone, and the kubelet restart it, without delay.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

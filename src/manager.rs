@@ -5,6 +5,8 @@
 //! Order of start-up: bind the listener first (a port in use is a start-up error, and probes
 //! answer while the replica waits for the Lease), then elect, then run the controllers. Only
 //! the leader runs controllers, so only the leader writes anything but its Lease.
+use std::time::Duration;
+
 use anyhow::Context as _;
 use kube::client::ClientBuilder;
 
@@ -22,26 +24,56 @@ pub struct Options {
     pub leader_election: Option<Params>,
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// How long the controllers get to finish their reconciles after SIGTERM before they are
+/// dropped (every step is crash-safe, so dropping is as safe as a kill, only less tidy).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Listens for SIGTERM and SIGINT from the moment it is called (not from the first poll), so
+/// a signal that arrives while nothing is awaiting it yet is not lost. kube-runtime's
+/// `shutdown_on_signal` registers its own listeners only when the controllers are first
+/// polled; a SIGTERM just before that would otherwise be swallowed.
+fn shutdown_listener() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// Runs the controllers until they end (kube-runtime stops them on SIGTERM) or, once
+/// `shutdown` fires, for at most [`SHUTDOWN_GRACE`] more.
+async fn controllers_until_shutdown(
+    client: kube::Client,
+    settings: Settings,
+    metrics: std::sync::Arc<Metrics>,
+    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<()> {
+    let mut controllers = std::pin::pin!(crate::controller::run(client, settings, metrics));
+    tokio::select! {
+        r = &mut controllers => r,
+        _ = shutdown => {
+            tracing::info!("shutting down: letting reconciles in flight finish");
+            match tokio::time::timeout(SHUTDOWN_GRACE, controllers).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!(grace = ?SHUTDOWN_GRACE, "reconciles still running at the end of the grace period; stopping them");
+                    Ok(())
+                }
+            }
+        }
     }
 }
 
@@ -51,6 +83,7 @@ pub async fn run(config: kube::Config, settings: Settings, opts: Options) -> any
     if let Some(p) = &opts.leader_election {
         p.validate()?;
     }
+    let mut shutdown = std::pin::pin!(shutdown_listener().context("listening for SIGTERM")?);
     let metrics = Metrics::new();
     let listener = crate::http::bind(&opts.metrics_listen_address)
         .await
@@ -74,7 +107,7 @@ pub async fn run(config: kube::Config, settings: Settings, opts: Options) -> any
     let Some(params) = opts.leader_election else {
         metrics.set_leader(true);
         metrics.health.set_role(Role::Leader);
-        return crate::controller::run(client, settings, metrics).await;
+        return controllers_until_shutdown(client, settings, metrics, &mut shutdown).await;
     };
 
     tracing::info!(
@@ -92,7 +125,7 @@ pub async fn run(config: kube::Config, settings: Settings, opts: Options) -> any
     });
     let mut leadership = tokio::select! {
         l = acquired => l,
-        _ = shutdown_signal() => {
+        _ = &mut shutdown => {
             tracing::info!("shutting down while standing by");
             return Ok(());
         }
@@ -102,8 +135,9 @@ pub async fn run(config: kube::Config, settings: Settings, opts: Options) -> any
 
     // The controllers run only inside this select: when the Lease is lost, their future is
     // dropped, which cancels every reconcile and watch mid-flight; no write starts after that.
+    // The Lease is renewed through the shutdown grace too, so no standby leads beside them.
     let outcome = tokio::select! {
-        r = crate::controller::run(client, settings, metrics.clone()) => Ok(r),
+        r = controllers_until_shutdown(client, settings, metrics.clone(), &mut shutdown) => Ok(r),
         lost = leadership.keep() => Err(lost),
     };
     match outcome {

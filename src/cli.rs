@@ -84,6 +84,54 @@ pub struct ControllerArgs {
     /// Path of a kubeconfig (default: $KUBECONFIG, then in-cluster config).
     #[arg(long, env = "CERTWRIGHT_KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// Address of the HTTP listener serving /metrics, /livez and /readyz (port 0: any free
+    /// port, logged at start-up).
+    #[arg(
+        long,
+        env = "CERTWRIGHT_METRICS_LISTEN_ADDRESS",
+        default_value = "0.0.0.0:9402"
+    )]
+    pub metrics_listen_address: String,
+    /// Elect a leader through a Lease so that only one replica runs the controllers. On by
+    /// default, as in cert-manager: a second replica started by mistake never races the first.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_LEADER_ELECT",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease (`certwright-controller`).
+    #[arg(
+        long,
+        env = "CERTWRIGHT_LEADER_ELECTION_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub leader_election_namespace: String,
+    /// How long a standby waits after the Lease last changed before it takes over.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_LEADER_ELECTION_LEASE_DURATION",
+        default_value = "60s"
+    )]
+    pub leader_election_lease_duration: crate::api::Duration,
+    /// How long the leader keeps failing to renew before it stops (shorter than the lease
+    /// duration).
+    #[arg(
+        long,
+        env = "CERTWRIGHT_LEADER_ELECTION_RENEW_DEADLINE",
+        default_value = "40s"
+    )]
+    pub leader_election_renew_deadline: crate::api::Duration,
+    /// Pause between attempts to acquire or renew the Lease (shorter than the renew deadline).
+    #[arg(
+        long,
+        env = "CERTWRIGHT_LEADER_ELECTION_RETRY_PERIOD",
+        default_value = "15s"
+    )]
+    pub leader_election_retry_period: crate::api::Duration,
 }
 
 /// `certwright controller`: connect and run until SIGTERM.
@@ -107,14 +155,27 @@ fn controller(args: ControllerArgs) -> ExitCode {
             }
             None => kube::Config::infer().await?,
         };
-        let client = kube::Client::try_from(config)?;
         let settings = crate::controller::Settings {
             cluster_resource_namespace: args.cluster_resource_namespace,
             enable_certificate_owner_ref: args.enable_certificate_owner_ref,
             namespace: args.namespace,
         };
-        crate::controller::run(client, settings).await
+        let options = crate::manager::Options {
+            metrics_listen_address: args.metrics_listen_address,
+            leader_election: args.leader_elect.then(|| crate::leader::Params {
+                namespace: args.leader_election_namespace,
+                name: crate::leader::LEASE_NAME.into(),
+                identity: crate::leader::identity(),
+                lease_duration: args.leader_election_lease_duration.0,
+                renew_deadline: args.leader_election_renew_deadline.0,
+                retry_period: args.leader_election_retry_period.0,
+            }),
+        };
+        crate::manager::run(config, settings, options).await
     });
+    // Do not wait on stragglers (a request the apiserver never answers): after a lost Lease
+    // the process must be gone, and the kubelet restart it, without delay.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -8,13 +8,20 @@
 //! - [`issuer`]: issuer backends (SelfSigned, CA) behind one `Signer`.
 //! - [`ops`]: the operator's verbs (status, inspect, renew, approve/deny, check, list,
 //!   verify), also the kubectl plugin `kubectl-certwright`.
+//! - [`manager`]: the controller process: metrics/health listener ([`http`], [`metrics`],
+//!   [`health`]), leader election ([`leader`]), then the controllers.
 //! - [`telemetry`]: logging set-up (text or JSON).
 //! - [`pki`]: keys, CSRs, signing, chain ordering and inspection; pure, no Kubernetes.
 //! - [`pki_cli`]: the `certwright pki` verbs over [`pki`].
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod health;
+pub mod http;
 pub mod issuer;
+pub mod leader;
+pub mod manager;
+pub mod metrics;
 pub mod ops;
 pub mod pki;
 pub mod pki_cli;

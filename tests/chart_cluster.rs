@@ -131,10 +131,21 @@ async fn the_chart_service_account_is_enough_to_issue_certificates() {
         .expect_err("the chart grants no access to ConfigMaps");
     assert!(err.to_string().contains("forbidden"), "{err}");
 
+    // Leader election as the chart runs it: the Lease in the release namespace, under the
+    // chart's Role (short timings only to keep the test quick).
+    let lease_ns = format!("--leader-election-namespace={}", ns.name);
     let controller = ControllerProcess::start_with_kubeconfig(
         &ns.name,
         &sa_kubeconfig,
-        &["--cluster-resource-namespace", &ns.name],
+        &[
+            "--cluster-resource-namespace",
+            &ns.name,
+            "--leader-elect=true",
+            &lease_ns,
+            "--leader-election-lease-duration=6s",
+            "--leader-election-renew-deadline=4s",
+            "--leader-election-retry-period=1s",
+        ],
     );
     support::apply_yaml(&client, &ns.name, CHAIN).await;
 
@@ -191,6 +202,18 @@ async fn the_chart_service_account_is_enough_to_issue_certificates() {
             .any(|e| e.reporting_controller.as_deref() == Some("certwright")),
         "no Event published under the ServiceAccount; log:\n{}",
         controller.log()
+    );
+    // The Lease was created and is renewed under the chart's Role.
+    let lease =
+        Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(client.clone(), &ns.name)
+            .get("certwright-controller")
+            .await
+            .unwrap_or_else(|e| panic!("no leader Lease: {e}; log:\n{}", controller.log()));
+    assert!(
+        lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .is_some_and(|h| !h.is_empty())
     );
     let log = controller.log();
     assert!(

@@ -112,7 +112,24 @@ fn defaults_render_a_secure_controller() {
         serde_json::json!(["ALL"])
     );
     assert_eq!(c["ports"][0]["containerPort"], 9402);
-    assert!(c.get("livenessProbe").is_none() && c.get("readinessProbe").is_none());
+    // The controller serves the probes on the metrics port; a standby is ready too, so a
+    // rolling update never waits on a replica that cannot lead yet.
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/livez");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "http-metrics");
+    for want in [
+        "--metrics-listen-address=0.0.0.0:9402",
+        "--leader-elect=true",
+        "--leader-election-namespace=cw-system",
+    ] {
+        assert!(a.contains(&want.to_string()), "{want} missing from {a:?}");
+    }
+    // The controller's own defaults apply unless the values set timings.
+    assert!(
+        !a.iter()
+            .any(|a| a.starts_with("--leader-election-lease-duration")),
+        "{a:?}"
+    );
     // Only the controller's own pod gets a token; others borrowing the SA do not.
     assert_eq!(
         one(&objs, "ServiceAccount")["automountServiceAccountToken"],
@@ -206,6 +223,9 @@ fn non_default_values_reach_the_objects() {
             "probes.enabled=true",
             "podDisruptionBudget.enabled=true",
             "leaderElection.namespace=kube-system",
+            "leaderElection.leaseDuration=30s",
+            "leaderElection.renewDeadline=20s",
+            "leaderElection.retryPeriod=5s",
             "serviceAccount.name=custom-sa",
         ],
     )
@@ -227,6 +247,11 @@ fn non_default_values_reach_the_objects() {
         "--log-level=certwright=debug",
         "--flag-a",
         "--flag-b=1",
+        "--metrics-listen-address=0.0.0.0:9999",
+        "--leader-election-namespace=kube-system",
+        "--leader-election-lease-duration=30s",
+        "--leader-election-renew-deadline=20s",
+        "--leader-election-retry-period=5s",
     ] {
         assert!(a.contains(&want.to_string()), "{want} missing from {a:?}");
     }
@@ -276,6 +301,11 @@ fn bad_values_are_refused() {
         (
             "metrics.serviceMonitor.enabled=true,metrics.service.enabled=false",
             "monitor without service",
+        ),
+        ("leaderElection.leaseDuration=soon", "lease duration"),
+        (
+            "replicaCount=2,leaderElection.enabled=false",
+            "replicas without a leader",
         ),
     ] {
         let sets: Vec<&str> = set.split(',').collect();
@@ -444,6 +474,7 @@ const KNOWN_TYPES: &[&str] = &[
     "Issuer",
     "ClusterIssuer",
     "Secret",
+    "Lease",
     "K",
 ];
 
@@ -564,9 +595,29 @@ fn the_lease_role_is_namespaced_and_narrow() {
         serde_json::json!([{
             "apiGroups": ["coordination.k8s.io"],
             "resources": ["leases"],
-            "verbs": ["get", "create", "update", "patch"],
+            "verbs": ["get", "create", "update"],
         }])
     );
+    // Exactly the calls src/leader.rs makes on its Api<Lease>: read, create the first time,
+    // conditional updates (replace) to take, renew and release. No patch, no delete, no list.
+    let text = source("src/leader.rs");
+    assert!(text.contains(&source_str("api: Api<Lease>")));
+    for call in ["self.api.get_opt(", "self.api.create(", "self.api.replace("] {
+        assert!(
+            text.contains(call),
+            "{call} gone from src/leader.rs: update the Role"
+        );
+    }
+    for call in [".patch(", ".delete(", ".list(", ".watch("] {
+        assert!(
+            !text.contains(call),
+            "src/leader.rs calls {call}: grant it in the Role"
+        );
+    }
+    // Without leader election there is no Lease, so no Role either.
+    let off = render("cw-system", &["leaderElection.enabled=false"]).unwrap();
+    assert!(of_kind(&off, "Role").is_empty() && of_kind(&off, "RoleBinding").is_empty());
+    assert!(args(&off).contains(&"--leader-elect=false".to_string()));
 }
 
 #[test]

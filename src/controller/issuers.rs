@@ -15,6 +15,7 @@ use tracing::{instrument, warn};
 
 use crate::api::{ClusterIssuer, Issuer, IssuerStatus};
 use crate::issuer::{self, Signer};
+use crate::metrics::{WithStore, recorder};
 
 use super::error::KubeContext;
 use super::{Context, Error, MANAGER, conditions, lean_watch, namespaced_api};
@@ -24,10 +25,12 @@ pub async fn controllers(ctx: Arc<Context>) {
     let issuers = lean_watch(namespaced_api::<Issuer>(&ctx), watcher::Config::default())
         .reflect(writer)
         .applied_objects();
+    // Metrics and readiness read these caches; each reconcile is counted.
     let a = Controller::for_stream(issuers, store)
+        .with_store(|s| ctx.metrics.watch_issuers(s))
         .shutdown_on_signal()
         .run(reconcile_issuer, error_policy, ctx.clone())
-        .for_each(|_| async {});
+        .for_each(recorder(ctx.metrics.clone(), "issuers"));
     let (store, writer) = reflector::store();
     let cluster_issuers = lean_watch(
         Api::<ClusterIssuer>::all(ctx.client.clone()),
@@ -36,9 +39,10 @@ pub async fn controllers(ctx: Arc<Context>) {
     .reflect(writer)
     .applied_objects();
     let b = Controller::for_stream(cluster_issuers, store)
+        .with_store(|s| ctx.metrics.watch_cluster_issuers(s))
         .shutdown_on_signal()
-        .run(reconcile_cluster_issuer, error_policy, ctx)
-        .for_each(|_| async {});
+        .run(reconcile_cluster_issuer, error_policy, ctx.clone())
+        .for_each(recorder(ctx.metrics.clone(), "clusterissuers"));
     tokio::join!(a, b);
 }
 

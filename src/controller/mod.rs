@@ -44,10 +44,16 @@ pub struct Context {
     pub recorder: Recorder,
     /// Issuer backends loaded for signing, reused for a few seconds.
     pub signers: signers::Signers,
+    /// Metrics and health: each controller registers its cache and reports each reconcile.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Context {
-    pub fn new(client: Client, settings: Settings) -> Arc<Self> {
+    pub fn new(
+        client: Client,
+        settings: Settings,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Arc<Self> {
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -58,6 +64,7 @@ impl Context {
             settings,
             recorder,
             signers: Default::default(),
+            metrics,
         })
     }
 
@@ -68,9 +75,14 @@ impl Context {
     }
 }
 
-/// Runs all controllers until SIGTERM/SIGINT.
-pub async fn run(client: Client, settings: Settings) -> anyhow::Result<()> {
-    let ctx = Context::new(client, settings);
+/// Runs all controllers until SIGTERM/SIGINT. Leader election, if any, happened before: see
+/// [`crate::manager`].
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> anyhow::Result<()> {
+    let ctx = Context::new(client, settings, metrics);
     tracing::info!(
         cluster_resource_namespace = %ctx.settings.cluster_resource_namespace,
         owner_ref = ctx.settings.enable_certificate_owner_ref,

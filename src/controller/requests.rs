@@ -17,6 +17,7 @@ use tracing::{info, instrument, warn};
 use crate::api::certificate_request::condition as cond;
 use crate::api::{Bytes, CertificateRequest, CertificateRequestStatus};
 use crate::issuer::{self, IssuerError, SignRequest, Signer};
+use crate::metrics::WithStore;
 use crate::pki::PrivateKey;
 
 use super::error::KubeContext;
@@ -31,12 +32,15 @@ pub fn controller(
     store: Store<CertificateRequest>,
     triggers: ReflectHandle<CertificateRequest>,
 ) -> impl Stream<Item = ()> {
+    let metrics = ctx.metrics.clone();
     futures::StreamExt::map(
         Controller::for_shared_stream(triggers, store)
+            .with_store(|s| ctx.metrics.health.register_cache("requests", s))
             .with_config(super::reconcile_config())
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx),
-        |r| {
+        move |r| {
+            metrics.record("certificaterequests", &r);
             if let Err(e) = r {
                 tracing::debug!(error = %e, "certificaterequest reconcile");
             }

@@ -261,6 +261,7 @@ impl ControllerProcess {
             ])
             .arg("--kubeconfig")
             .arg(kubeconfig_path())
+            .args(test_defaults(extra))
             .args(extra)
             .env("CERTWRIGHT_LOG_LEVEL", level)
             .env_remove("RUST_LOG")
@@ -274,6 +275,29 @@ impl ControllerProcess {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
+
+    /// The address of the process's /metrics, /livez and /readyz listener, read from its
+    /// start-up log line (tests bind port 0, so several controllers never collide).
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = strip_ansi(&self.log());
+            let found = log
+                .lines()
+                .filter(|l| l.contains("serving /metrics"))
+                .find_map(|l| l.split("address=").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|a| a.trim_matches('"').parse().ok());
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the controller never logged its metrics address; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for ControllerProcess {
@@ -281,6 +305,100 @@ impl Drop for ControllerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Flags every test controller gets unless the test passes its own: no leader election (a
+/// single process per namespace; a Lease in kube-system would be shared by all tests) and a
+/// metrics listener on a free loopback port.
+fn test_defaults(extra: &[&str]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if !extra.iter().any(|a| a.starts_with("--leader-elect")) {
+        out.push("--leader-elect=false");
+    }
+    if !extra
+        .iter()
+        .any(|a| a.starts_with("--metrics-listen-address"))
+    {
+        out.push("--metrics-listen-address=127.0.0.1:0");
+    }
+    out
+}
+
+/// Removes ANSI colour sequences (`ESC [ ... m`) that the text log format may contain.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A plain HTTP/1.0 GET on loopback: the status code and the body. Enough for /metrics and
+/// the probes without an HTTP client crate in the tests.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)
+        .expect("reading the HTTP response");
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {head:?}"));
+    (code, body.to_string())
+}
+
+/// The value of the sample of `name` whose labels include every `(key, value)` in `labels`,
+/// from a Prometheus text page; `None` when no sample matches. Label values must not contain
+/// `",` (ours never do).
+pub fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples(page, name)
+        .into_iter()
+        .find(|(ls, _)| {
+            labels
+                .iter()
+                .all(|(k, v)| ls.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+        .map(|(_, v)| v)
+}
+
+/// Every sample of `name` on a Prometheus text page: its labels and value.
+pub fn samples(page: &str, name: &str) -> Vec<(Vec<(String, String)>, f64)> {
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let (labels, value) = if let Some(inner) = rest.strip_prefix('{') {
+                let (inner, value) = inner.split_once("} ")?;
+                let labels = inner
+                    .strip_suffix('"')
+                    .unwrap_or(inner)
+                    .split("\",")
+                    .filter(|p| !p.is_empty())
+                    .filter_map(|p| p.split_once("=\""))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                (labels, value)
+            } else {
+                (Vec::new(), rest.strip_prefix(' ')?)
+            };
+            Some((labels, value.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 /// Applies a multi-document YAML of namespaced objects into `namespace` by server-side apply.
@@ -356,6 +474,7 @@ impl ControllerProcess {
             .args(["controller", "--namespace", namespace])
             .arg("--kubeconfig")
             .arg(kubeconfig)
+            .args(test_defaults(extra))
             .args(extra)
             .env("CERTWRIGHT_LOG_LEVEL", "certwright=debug,info")
             .stdout(log.try_clone().unwrap())

@@ -222,10 +222,28 @@ pub async fn execute(
     // Only now that status records the new revision may the key's second copy go: a crash
     // before this line leaves the next-key Secret, which the UpToDate step removes later.
     if let Some(rev) = issued_revision {
+        observe_issuance(rctx, cert, &old, now);
         delete_next_key(rctx, cert).await?;
         prune_requests(rctx, cert, rev).await?;
     }
     Ok(action)
+}
+
+/// Feeds the issuance-duration histogram: from the Issuing condition turning True (as the
+/// status read before this write has it) to now, when the new revision is recorded.
+fn observe_issuance(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    old: &CertificateStatus,
+    now: SystemTime,
+) {
+    let since = crate::api::common::find_condition(old.conditions.as_deref(), "Issuing")
+        .filter(|c| c.status == crate::api::ConditionStatus::True)
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| SystemTime::from(t.0));
+    if let Some(since) = since {
+        rctx.ctx.metrics.issued(&cert.spec.issuer_ref, since, now);
+    }
 }
 
 /// Ready=False when the Secret is unusable; a renewal of a still-valid certificate keeps

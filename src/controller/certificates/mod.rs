@@ -19,6 +19,7 @@ use kube::{Api, ResourceExt};
 use tracing::{instrument, warn};
 
 use crate::api::{Certificate, CertificateRequest};
+use crate::metrics::WithStore;
 
 use super::error::KubeContext;
 use super::secret::{MANAGED_LABEL, ann};
@@ -62,6 +63,7 @@ pub fn controller(
         stale: Stale::default(),
     });
     Controller::for_stream(certificates, cert_store)
+        .with_store(|s| register_caches(&ctx, s, &rctx.caches))
         .owns_shared_stream(requests)
         .watches_stream(secrets, |s: Secret| {
             let ns = s.namespace();
@@ -72,11 +74,20 @@ pub fn controller(
         .with_config(crate::controller::reconcile_config())
         .shutdown_on_signal()
         .run(reconcile, error_policy, rctx)
-        .map(|r| {
+        .map(move |r| {
+            ctx.metrics.record("certificates", &r);
             if let Err(e) = r {
                 tracing::debug!(error = %e, "certificate controller");
             }
         })
+}
+
+/// Metrics and readiness read the caches this controller keeps (no second watch).
+fn register_caches(ctx: &Context, certificates: Store<Certificate>, caches: &Caches) {
+    ctx.metrics.watch_certificates(certificates);
+    let h = &ctx.metrics.health;
+    h.register_cache("certificaterequests", caches.requests.clone());
+    h.register_cache("secrets", caches.secrets.clone());
 }
 
 pub struct ReconcileCtx {

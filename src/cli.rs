@@ -84,6 +84,13 @@ pub struct ControllerArgs {
     /// Path of a kubeconfig (default: $KUBECONFIG, then in-cluster config).
     #[arg(long, env = "CERTWRIGHT_KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// Address where the controller answers ACME HTTP-01 challenges; `off` disables it.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_ACME_HTTP01_LISTEN",
+        default_value = "0.0.0.0:8089"
+    )]
+    pub acme_http01_listen: String,
 }
 
 /// `certwright controller`: connect and run until SIGTERM.
@@ -112,6 +119,12 @@ fn controller(args: ControllerArgs) -> ExitCode {
             cluster_resource_namespace: args.cluster_resource_namespace,
             enable_certificate_owner_ref: args.enable_certificate_owner_ref,
             namespace: args.namespace,
+            acme_http01_listen: match args.acme_http01_listen.as_str() {
+                "off" | "" => None,
+                a => Some(a.parse().map_err(|e| {
+                    anyhow::anyhow!("--acme-http01-listen {a:?}: not an IP:PORT address ({e})")
+                })?),
+            },
         };
         crate::controller::run(client, settings).await
     });

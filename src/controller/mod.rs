@@ -1,6 +1,7 @@
 //! The controllers: Certificates (`certificates/`), CertificateRequests signed by our own
 //! issuers (`requests.rs`) and Issuer/ClusterIssuer readiness (`issuers.rs`), run together by
 //! [`run`]. Writes are server-side applies under one field manager, [`MANAGER`].
+pub mod acme;
 pub mod certificates;
 pub mod conditions;
 pub mod error;
@@ -29,6 +30,8 @@ pub struct Settings {
     pub enable_certificate_owner_ref: bool,
     /// Only watch this namespace (all when `None`).
     pub namespace: Option<String>,
+    /// Where the HTTP-01 listener answers ACME challenges (off when `None`).
+    pub acme_http01_listen: Option<std::net::SocketAddr>,
 }
 
 /// Shared by every reconcile.
@@ -36,6 +39,8 @@ pub struct Context {
     pub client: Client,
     pub settings: Settings,
     pub recorder: Recorder,
+    /// ACME accounts registered by this process.
+    pub acme: crate::issuer::acme::Accounts,
 }
 
 impl Context {
@@ -49,6 +54,7 @@ impl Context {
             client,
             settings,
             recorder,
+            acme: Default::default(),
         })
     }
 
@@ -70,7 +76,8 @@ pub async fn run(client: Client, settings: Settings) -> anyhow::Result<()> {
     let certs = certificates::controller(ctx.clone()).for_each(|_| async {});
     let reqs = requests::controller(ctx.clone()).for_each(|_| async {});
     let issuers = issuers::controllers(ctx.clone());
-    tokio::join!(certs, reqs, issuers);
+    let acme = acme::run(ctx.clone());
+    tokio::join!(certs, reqs, issuers, acme);
     Ok(())
 }
 

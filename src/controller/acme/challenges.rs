@@ -1,0 +1,188 @@
+//! Challenges: present the response, tell the server to validate, and follow the
+//! authorization to a final state. Gather (the Challenge, the server's authorization) ->
+//! [`plan_challenge`] -> execute one step.
+//!
+//! HTTP-01 is presented by this process itself: setting `status.presented` is all it takes,
+//! because the HTTP-01 listener ([`super::http01`]) answers from the same watch cache this
+//! controller runs on. No solver Pod, Service or image pull per challenge.
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+use tracing::{info, instrument, warn};
+
+use crate::api::acme_order::AcmeState;
+use crate::api::{Challenge, ChallengeStatus};
+use crate::issuer::acme::plan::{self, ChallengeStep};
+use crate::issuer::{self, IssuerError};
+
+use super::super::error::KubeContext;
+use super::super::{Context, Error, MANAGER};
+
+/// Builds the Challenge controller and hands out its cache for the HTTP-01 listener.
+pub fn controller(ctx: Arc<Context>) -> (Store<Challenge>, impl std::future::Future<Output = ()>) {
+    let api = match &ctx.settings.namespace {
+        Some(ns) => Api::<Challenge>::namespaced(ctx.client.clone(), ns),
+        None => Api::<Challenge>::all(ctx.client.clone()),
+    };
+    let controller = Controller::new(api, watcher::Config::default().any_semantic());
+    let store = controller.store();
+    let run = controller
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "challenge reconcile");
+            }
+        });
+    (store, run)
+}
+
+fn error_policy(_: Arc<Challenge>, e: &Error, _: Arc<Context>) -> Action {
+    warn!(error = %e, reason = e.reason(), "challenge reconcile failed");
+    Action::requeue(Duration::from_secs(10))
+}
+
+#[instrument(skip_all, fields(challenge = %ch.name_any(), namespace = ch.namespace().unwrap_or_default()))]
+async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = ch.namespace().unwrap_or_default();
+    let status = ch.status.clone().unwrap_or_default();
+    if status.state.is_some_and(AcmeState::is_final) || ch.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    // Gather.
+    let account = match issuer::resolve(
+        &ctx.client,
+        &ch.spec.issuer_ref,
+        &ns,
+        &ctx.settings.cluster_resource_namespace,
+    )
+    .await
+    {
+        Ok(resolved) => ctx.acme.get(&ctx.client, &resolved).await.map(|(a, _)| a),
+        Err(e) => Err(e),
+    };
+    let account = match account {
+        Ok(a) => a,
+        Err(e) if e.is_transient() || !matches!(e, IssuerError::Acme(_)) => {
+            let new = ChallengeStatus {
+                reason: Some(format!("waiting for the issuer: {e}")),
+                ..status.clone()
+            };
+            write_status(&ctx, &ns, &ch, &status, new).await?;
+            return Ok(Action::requeue(Duration::from_secs(10)));
+        }
+        Err(e) => return finish(&ctx, &ns, &ch, &status, AcmeState::Errored, e.to_string()).await,
+    };
+    let (authz, retry) = match account.authorization(&ch.spec.authorization_url).await {
+        Ok(x) => x,
+        Err(e) if e.is_transient() => return Err(Error::Invalid(e.to_string())),
+        Err(e) => return finish(&ctx, &ns, &ch, &status, AcmeState::Errored, e.to_string()).await,
+    };
+
+    // Plan and execute.
+    let step = plan::plan_challenge(&status, ch.spec.r#type, &ch.spec.url, &authz);
+    tracing::debug!(?step, "challenge step");
+    match step {
+        ChallengeStep::Done => Ok(Action::await_change()),
+        ChallengeStep::Present => {
+            let new = ChallengeStatus {
+                presented: Some(true),
+                processing: Some(true),
+                state: Some(AcmeState::Pending),
+                reason: Some("presenting the challenge response".into()),
+            };
+            write_status(&ctx, &ns, &ch, &status, new).await?;
+            // The write comes back through the watch (and so into the listener's cache)
+            // before the next reconcile: only then is it safe to ask for validation.
+            Ok(Action::requeue(Duration::from_secs(5)))
+        }
+        ChallengeStep::Accept => {
+            let accepted = match account.accept(&ch.spec.url).await {
+                Ok(c) => c,
+                Err(e) if e.is_transient() => return Err(Error::Invalid(e.to_string())),
+                Err(e) => {
+                    return finish(&ctx, &ns, &ch, &status, AcmeState::Errored, e.to_string())
+                        .await;
+                }
+            };
+            info!(
+                state = accepted.status.as_str(),
+                "challenge accepted by the ACME server"
+            );
+            let new = ChallengeStatus {
+                state: Some(AcmeState::from_acme(accepted.status.as_str())),
+                reason: Some("waiting for the ACME server to validate".into()),
+                ..status.clone()
+            };
+            write_status(&ctx, &ns, &ch, &status, new).await?;
+            Ok(Action::requeue(Duration::from_secs(1)))
+        }
+        ChallengeStep::Wait => {
+            let new = ChallengeStatus {
+                state: Some(AcmeState::Processing),
+                ..status.clone()
+            };
+            write_status(&ctx, &ns, &ch, &status, new).await?;
+            Ok(Action::requeue(retry.unwrap_or(Duration::from_secs(2))))
+        }
+        ChallengeStep::Finish { state, reason } => {
+            finish(&ctx, &ns, &ch, &status, state, reason).await
+        }
+    }
+}
+
+async fn finish(
+    ctx: &Context,
+    ns: &str,
+    ch: &Challenge,
+    old: &ChallengeStatus,
+    state: AcmeState,
+    reason: String,
+) -> Result<Action, Error> {
+    if state.is_failure() {
+        warn!(state = state.as_str(), %reason, "challenge failed");
+        ctx.event(ch, true, "ChallengeFailed", reason.clone()).await;
+    } else {
+        info!("challenge valid");
+    }
+    let new = ChallengeStatus {
+        presented: Some(false),
+        processing: Some(false),
+        state: Some(state),
+        reason: Some(reason),
+    };
+    write_status(ctx, ns, ch, old, new).await?;
+    Ok(Action::await_change())
+}
+
+async fn write_status(
+    ctx: &Context,
+    ns: &str,
+    ch: &Challenge,
+    old: &ChallengeStatus,
+    new: ChallengeStatus,
+) -> Result<(), Error> {
+    if &new == old {
+        return Ok(());
+    }
+    let patch = serde_json::json!({
+        "apiVersion": "acme.cert-manager.io/v1",
+        "kind": "Challenge",
+        "status": new,
+    });
+    Api::<Challenge>::namespaced(ctx.client.clone(), ns)
+        .patch_status(
+            &ch.name_any(),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .ctx("writing Challenge status")?;
+    Ok(())
+}

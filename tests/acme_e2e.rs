@@ -1,0 +1,327 @@
+//! ACME end to end on the real control plane against a real Pebble on loopback: the Issuer
+//! registers an account (trusting Pebble through `caBundle`), a Certificate gets exactly one
+//! Order, HTTP-01 is answered by the controller process itself, and the Secret holds the leaf
+//! then Pebble's intermediate, verifying up to Pebble's root. Pebble keeps its default 5%
+//! badNonce rejections, so nonce retries are exercised too.
+mod support;
+
+use std::time::Duration;
+
+use certwright::api::{Certificate, CertificateRequest, Challenge, Issuer, Order};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ListParams;
+use kube::{Api, Client, ResourceExt};
+use support::pebble::{Options, Pebble, free_port};
+use support::{ControllerProcess, TestNamespace, apply_yaml, wait_for};
+
+fn has_true(conds: Option<&Vec<certwright::api::Condition>>, t: &str) -> bool {
+    conds.is_some_and(|cs| cs.iter().any(|c| c.is_true(t)))
+}
+
+fn cert_ready(c: Option<&Certificate>) -> bool {
+    has_true(
+        c.and_then(|c| c.status.as_ref())
+            .and_then(|s| s.conditions.as_ref()),
+        "Ready",
+    )
+}
+
+/// An Issuer for `pebble`, with either its CA bundle or skipTLSVerify.
+fn issuer_yaml(name: &str, pebble: &Pebble, skip_verify: bool) -> String {
+    use base64::Engine as _;
+    let trust = if skip_verify {
+        "skipTLSVerify: true".to_string()
+    } else {
+        format!(
+            "caBundle: {}",
+            base64::engine::general_purpose::STANDARD.encode(&pebble.ca_bundle)
+        )
+    };
+    format!(
+        r#"
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {{ name: {name} }}
+spec:
+  acme:
+    server: {server}
+    email: ops@example.com
+    {trust}
+    privateKeySecretRef: {{ name: {name}-account }}
+    solvers:
+      - http01: {{ ingress: {{}} }}
+"#,
+        server = pebble.directory_url
+    )
+}
+
+fn certificate_yaml(name: &str, issuer: &str, dns_name: &str) -> String {
+    format!(
+        r#"
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{ name: {name} }}
+spec:
+  secretName: {name}-tls
+  dnsNames: [{dns_name}]
+  privateKey: {{ algorithm: ECDSA, size: 256 }}
+  issuerRef: {{ name: {issuer} }}
+"#
+    )
+}
+
+struct Setup {
+    client: Client,
+    ns: TestNamespace,
+    pebble: Pebble,
+    port: u16,
+}
+
+async fn setup(prefix: &str, env_pebble: Options) -> Setup {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = TestNamespace::new(&client, prefix).await;
+    let port = env_pebble.http01_port;
+    let pebble = Pebble::start(env_pebble);
+    Setup {
+        client,
+        ns,
+        pebble,
+        port,
+    }
+}
+
+fn start_controller(s: &Setup) -> ControllerProcess {
+    ControllerProcess::start(
+        &s.ns.name,
+        &["--acme-http01-listen", &format!("127.0.0.1:{}", s.port)],
+    )
+}
+
+async fn wait_issuer_ready(s: &Setup, name: &str, ctl: &ControllerProcess) -> Issuer {
+    let api = Api::<Issuer>::namespaced(s.client.clone(), &s.ns.name);
+    let ready = tokio::time::timeout(
+        Duration::from_secs(60),
+        wait_for(&api, name, Duration::from_secs(60), |i| {
+            has_true(
+                i.and_then(|i| i.status.as_ref())
+                    .and_then(|s| s.conditions.as_ref()),
+                "Ready",
+            )
+        }),
+    )
+    .await;
+    match ready {
+        Ok(Some(i)) => i,
+        _ => panic!(
+            "issuer not ready\ncontroller log:\n{}\npebble log:\n{}",
+            ctl.log(),
+            s.pebble.log()
+        ),
+    }
+}
+
+fn pems(bundle: &[u8]) -> Vec<Vec<u8>> {
+    ::pem::parse_many(bundle)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .map(|p| p.into_contents())
+        .collect()
+}
+
+#[tokio::test]
+async fn http01_certificate_from_pebble() {
+    let s = setup(
+        "acme-http01",
+        Options {
+            http01_port: free_port(),
+            nonce_reject_percent: 5,
+            va_sleep_seconds: None,
+            alternate_roots: 0,
+            eab: None,
+        },
+    )
+    .await;
+    let ctl = start_controller(&s);
+    let ns = s.ns.name.clone();
+    apply_yaml(&s.client, &ns, &issuer_yaml("pebble", &s.pebble, false)).await;
+    let issuer = wait_issuer_ready(&s, "pebble", &ctl).await;
+    let uri = issuer.status.unwrap().acme.unwrap().uri.unwrap();
+    assert!(
+        uri.starts_with(s.pebble.directory_url.trim_end_matches("/dir")),
+        "account URI {uri} is not Pebble's"
+    );
+    // The account key was generated into the Secret the spec names.
+    let secrets = Api::<Secret>::namespaced(s.client.clone(), &ns);
+    let account = secrets.get("pebble-account").await.unwrap();
+    let key = &account.data.unwrap()["tls.key"].0;
+    assert!(String::from_utf8_lossy(key).contains("PRIVATE KEY"));
+
+    let dns_name = format!("web.{ns}.example");
+    apply_yaml(
+        &s.client,
+        &ns,
+        &certificate_yaml("web", "pebble", &dns_name),
+    )
+    .await;
+    let certs = Api::<Certificate>::namespaced(s.client.clone(), &ns);
+    let done = tokio::time::timeout(
+        Duration::from_secs(120),
+        wait_for(&certs, "web", Duration::from_secs(120), cert_ready),
+    )
+    .await;
+    assert!(
+        matches!(done, Ok(Some(_))),
+        "certificate not ready\ncontroller log:\n{}\npebble log:\n{}",
+        ctl.log(),
+        s.pebble.log()
+    );
+
+    // tls.crt: the leaf for our name, then Pebble's intermediate, verifying to Pebble's root.
+    let secret = secrets.get("web-tls").await.unwrap();
+    let data = secret.data.unwrap();
+    let chain = pems(&data["tls.crt"].0);
+    assert_eq!(chain.len(), 2, "leaf + intermediate");
+    let intermediate = pems(s.pebble.management_pem("/intermediates/0").await.as_bytes());
+    let root = pems(s.pebble.management_pem("/roots/0").await.as_bytes());
+    assert_eq!(chain[1], intermediate[0], "second is Pebble's intermediate");
+    let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0]).unwrap();
+    let (_, inter) = x509_parser::parse_x509_certificate(&chain[1]).unwrap();
+    let (_, root) = x509_parser::parse_x509_certificate(&root[0]).unwrap();
+    leaf.verify_signature(Some(inter.public_key()))
+        .expect("leaf signed by the intermediate");
+    inter
+        .verify_signature(Some(root.public_key()))
+        .expect("intermediate signed by Pebble's root");
+    let sans = leaf.subject_alternative_name().unwrap().unwrap();
+    assert!(format!("{:?}", sans.value).contains(&dns_name));
+    // The private key never left: it matches the leaf.
+    let key = certwright::pki::PrivateKey::from_pem(&data["tls.key"].0).unwrap();
+    let leaf_pem = certwright::issuer::first_certificate_pem(&data["tls.crt"].0).unwrap();
+    assert!(key.matches_certificate_pem(&leaf_pem).unwrap());
+
+    // Exactly one Order, owned by the one CertificateRequest, and no Challenge left behind.
+    let crs = Api::<CertificateRequest>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let orders = Api::<Order>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(crs.items.len(), 1);
+    assert_eq!(orders.items.len(), 1);
+    let owner = &orders.items[0].owner_references()[0];
+    assert_eq!(owner.uid, crs.items[0].uid().unwrap());
+    assert_eq!(
+        orders.items[0].status.as_ref().unwrap().state,
+        Some(certwright::api::AcmeState::Valid)
+    );
+    let challenges = Api::<Challenge>::namespaced(s.client.clone(), &ns);
+    wait_for_empty(&challenges).await;
+}
+
+async fn wait_for_empty(api: &Api<Challenge>) {
+    for _ in 0..50 {
+        let left = api.list(&ListParams::default()).await.unwrap();
+        if left
+            .items
+            .iter()
+            .all(|c| c.metadata.deletion_timestamp.is_some())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("Challenges were not cleaned up after the order completed");
+}
+
+#[tokio::test]
+async fn a_controller_killed_mid_order_finishes_the_same_order() {
+    // Pebble waits up to a few seconds before validating, which keeps the order open while
+    // the controller is killed.
+    let s = setup(
+        "acme-restart",
+        Options {
+            http01_port: free_port(),
+            nonce_reject_percent: 0,
+            va_sleep_seconds: Some(5),
+            alternate_roots: 0,
+            eab: None,
+        },
+    )
+    .await;
+    let ns = s.ns.name.clone();
+    // skipTLSVerify works too (the other test trusts Pebble through caBundle).
+    apply_yaml(&s.client, &ns, &issuer_yaml("pebble", &s.pebble, true)).await;
+    let mut first = start_controller(&s);
+    wait_issuer_ready(&s, "pebble", &first).await;
+    apply_yaml(
+        &s.client,
+        &ns,
+        &certificate_yaml("web", "pebble", &format!("web.{ns}.example")),
+    )
+    .await;
+
+    // Kill as soon as the server is validating: the order is placed and a challenge accepted.
+    let challenges = Api::<Challenge>::namespaced(s.client.clone(), &ns);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = challenges.list(&ListParams::default()).await.unwrap();
+        let accepted = list.items.iter().any(|c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.state)
+                .is_some_and(|st| st != certwright::api::AcmeState::Pending)
+        });
+        if accepted {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no challenge was accepted\n{}",
+            first.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let orders = Api::<Order>::namespaced(s.client.clone(), &ns);
+    let before = orders.list(&ListParams::default()).await.unwrap();
+    assert_eq!(before.items.len(), 1);
+    let order = &before.items[0];
+    let url = order.status.as_ref().unwrap().url.clone().unwrap();
+    assert_ne!(
+        order.status.as_ref().unwrap().state,
+        Some(certwright::api::AcmeState::Valid),
+        "the order finished before the kill; the test proves nothing"
+    );
+
+    let second = start_controller(&s);
+    let certs = Api::<Certificate>::namespaced(s.client.clone(), &ns);
+    let done = tokio::time::timeout(
+        Duration::from_secs(120),
+        wait_for(&certs, "web", Duration::from_secs(120), cert_ready),
+    )
+    .await;
+    assert!(
+        matches!(done, Ok(Some(_))),
+        "certificate not ready after the restart\nfirst log:\n{}\nsecond log:\n{}",
+        first.log(),
+        second.log()
+    );
+    let after = orders.list(&ListParams::default()).await.unwrap();
+    assert_eq!(after.items.len(), 1, "a second Order appeared");
+    assert_eq!(after.items[0].name_any(), order.name_any());
+    assert_eq!(
+        after.items[0].status.as_ref().unwrap().url.as_deref(),
+        Some(url.as_str()),
+        "the ACME order was placed again"
+    );
+    let crs = Api::<CertificateRequest>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(crs.items.len(), 1);
+}

@@ -325,3 +325,142 @@ async fn a_controller_killed_mid_order_finishes_the_same_order() {
         .unwrap();
     assert_eq!(crs.items.len(), 1);
 }
+
+#[tokio::test]
+async fn twenty_certificates_with_nonce_rejections_and_validation_delays() {
+    let s = setup(
+        "acme-twenty",
+        Options {
+            http01_port: free_port(),
+            nonce_reject_percent: 5,
+            va_sleep_seconds: Some(3),
+            alternate_roots: 0,
+            eab: None,
+        },
+    )
+    .await;
+    let ns = s.ns.name.clone();
+    let ctl = start_controller(&s);
+    apply_yaml(&s.client, &ns, &issuer_yaml("pebble", &s.pebble, false)).await;
+    wait_issuer_ready(&s, "pebble", &ctl).await;
+    let names: Vec<String> = (0..20).map(|i| format!("web-{i}")).collect();
+    let yaml: String = names
+        .iter()
+        .map(|n| {
+            format!(
+                "---\n{}",
+                certificate_yaml(n, "pebble", &format!("{n}.{ns}.example"))
+            )
+        })
+        .collect();
+    apply_yaml(&s.client, &ns, &yaml).await;
+    let certs = Api::<Certificate>::namespaced(s.client.clone(), &ns);
+    for n in &names {
+        let done = tokio::time::timeout(
+            Duration::from_secs(240),
+            wait_for(&certs, n, Duration::from_secs(240), cert_ready),
+        )
+        .await;
+        assert!(
+            matches!(done, Ok(Some(_))),
+            "{n} not ready\ncontroller log:\n{}",
+            ctl.log()
+        );
+    }
+    let crs = Api::<CertificateRequest>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let orders = Api::<Order>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(crs.items.len(), 20);
+    assert_eq!(orders.items.len(), 20, "one Order per request");
+    let mut owners: Vec<String> = orders
+        .items
+        .iter()
+        .map(|o| o.owner_references()[0].uid.clone())
+        .collect();
+    owners.sort();
+    owners.dedup();
+    assert_eq!(owners.len(), 20, "each request owns exactly one Order");
+}
+
+#[tokio::test]
+async fn a_challenge_that_cannot_pass_fails_the_order_with_the_reason() {
+    // Pebble validates against a port where nothing listens: the challenge must fail.
+    let s = setup(
+        "acme-fail",
+        Options {
+            http01_port: free_port(),
+            nonce_reject_percent: 0,
+            va_sleep_seconds: None,
+            alternate_roots: 0,
+            eab: None,
+        },
+    )
+    .await;
+    let ns = s.ns.name.clone();
+    let ctl = ControllerProcess::start(
+        &ns,
+        &[
+            "--acme-http01-listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ],
+    );
+    apply_yaml(&s.client, &ns, &issuer_yaml("pebble", &s.pebble, false)).await;
+    wait_issuer_ready(&s, "pebble", &ctl).await;
+    apply_yaml(
+        &s.client,
+        &ns,
+        &certificate_yaml("web", "pebble", &format!("web.{ns}.example")),
+    )
+    .await;
+    let crs = Api::<CertificateRequest>::namespaced(s.client.clone(), &ns);
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let failed = loop {
+        let list = crs.list(&ListParams::default()).await.unwrap();
+        let failed = list.items.into_iter().find(|cr| {
+            cr.condition("Ready")
+                .is_some_and(|c| c.reason.as_deref() == Some("Failed"))
+        });
+        if let Some(cr) = failed {
+            break cr;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request did not fail\n{}",
+            ctl.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let msg = failed.condition("Ready").unwrap().message.clone().unwrap();
+    assert!(msg.contains("invalid"), "{msg}");
+    assert!(
+        msg.contains("connection"),
+        "the server's reason reaches the request: {msg}"
+    );
+    let orders = Api::<Order>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(orders.items.len(), 1);
+    let st = orders.items[0].status.clone().unwrap();
+    assert_eq!(st.state, Some(certwright::api::AcmeState::Invalid));
+    assert!(st.failure_time.is_some());
+    // The Certificate shows why, too.
+    let certs = Api::<Certificate>::namespaced(s.client.clone(), &ns);
+    wait_for(&certs, "web", Duration::from_secs(30), |c| {
+        c.and_then(|c| c.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("connection"))
+                })
+            })
+    })
+    .await;
+}

@@ -91,6 +91,10 @@ pub struct ControllerArgs {
         default_value = "0.0.0.0:8089"
     )]
     pub acme_http01_listen: String,
+    /// This Pod's IP (the chart sets it from the downward API): per-challenge Ingresses route
+    /// HTTP-01 validations to it. Unset: no Ingress is made (the listener is reached directly).
+    #[arg(long, env = "POD_IP")]
+    pub acme_http01_solver_ip: Option<std::net::IpAddr>,
 }
 
 /// `certwright controller`: connect and run until SIGTERM.
@@ -119,6 +123,7 @@ fn controller(args: ControllerArgs) -> ExitCode {
             cluster_resource_namespace: args.cluster_resource_namespace,
             enable_certificate_owner_ref: args.enable_certificate_owner_ref,
             namespace: args.namespace,
+            acme_http01_solver_ip: args.acme_http01_solver_ip,
             acme_http01_listen: match args.acme_http01_listen.as_str() {
                 "off" | "" => None,
                 a => Some(a.parse().map_err(|e| {

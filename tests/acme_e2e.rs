@@ -8,7 +8,9 @@ mod support;
 use std::time::Duration;
 
 use certwright::api::{Certificate, CertificateRequest, Challenge, Issuer, Order};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 use support::pebble::{Options, Pebble, free_port};
@@ -91,10 +93,21 @@ async fn setup(prefix: &str, env_pebble: Options) -> Setup {
     }
 }
 
+/// The controller, answering HTTP-01 where Pebble validates; it also writes the per-challenge
+/// Service, EndpointSlice and Ingress a cluster would route through, for a Pod IP from the
+/// documentation range (an EndpointSlice refuses loopback; nothing is ever sent there: no
+/// ingress controller or kube-proxy runs here, Pebble reaches the listener directly).
+const SOLVER_IP: &str = "192.0.2.10";
+
 fn start_controller(s: &Setup) -> ControllerProcess {
     ControllerProcess::start(
         &s.ns.name,
-        &["--acme-http01-listen", &format!("127.0.0.1:{}", s.port)],
+        &[
+            "--acme-http01-listen",
+            &format!("127.0.0.1:{}", s.port),
+            "--acme-http01-solver-ip",
+            SOLVER_IP,
+        ],
     )
 }
 
@@ -298,6 +311,43 @@ async fn a_controller_killed_mid_order_finishes_the_same_order() {
         "the order finished before the kill; the test proves nothing"
     );
 
+    // The challenge path was routed to the controller for the time of the challenge.
+    let accepted = challenges.list(&ListParams::default()).await.unwrap().items;
+    let ch = &accepted[0];
+    let routed = Api::<Ingress>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(routed.len(), 1, "one Ingress per challenge");
+    let ing = serde_json::to_value(&routed[0]).unwrap();
+    let rule = &ing["spec"]["rules"][0];
+    assert_eq!(rule["host"], ch.spec.dns_name.as_str());
+    let path = &rule["http"]["paths"][0];
+    assert_eq!(
+        path["path"],
+        format!("/.well-known/acme-challenge/{}", ch.spec.token).as_str()
+    );
+    let svc_name = path["backend"]["service"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(path["backend"]["service"]["port"]["number"], s.port);
+    let slices = Api::<EndpointSlice>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={svc_name}")))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(slices.len(), 1);
+    assert_eq!(
+        slices[0].endpoints.as_ref().unwrap()[0].addresses,
+        vec![SOLVER_IP.to_string()]
+    );
+    Api::<Service>::namespaced(s.client.clone(), &ns)
+        .get(&svc_name)
+        .await
+        .expect("the Service the Ingress points at");
+
     let second = start_controller(&s);
     let certs = Api::<Certificate>::namespaced(s.client.clone(), &ns);
     let done = tokio::time::timeout(
@@ -324,6 +374,12 @@ async fn a_controller_killed_mid_order_finishes_the_same_order() {
         .await
         .unwrap();
     assert_eq!(crs.items.len(), 1);
+    // With the order done, its Challenge goes and the garbage collector takes the routing.
+    let ingresses = Api::<Ingress>::namespaced(s.client.clone(), &ns);
+    wait_for(&ingresses, &svc_name, Duration::from_secs(60), |i| {
+        i.is_none()
+    })
+    .await;
 }
 
 #[tokio::test]

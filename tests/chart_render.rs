@@ -490,6 +490,25 @@ const USES: &[Use] = &[
         verbs: &["patch"],
         evidence: &[(CHALLENGES, "Api::<Challenge>::namespaced", ".patch_status(")],
     },
+    // HTTP-01 routing objects, by server-side apply: "create" when the apply creates.
+    Use {
+        group: "",
+        resource: "services",
+        verbs: &["create", "patch"],
+        evidence: &[(CHALLENGES, "Api::<Service>", ".patch(")],
+    },
+    Use {
+        group: "discovery.k8s.io",
+        resource: "endpointslices",
+        verbs: &["create", "patch"],
+        evidence: &[(CHALLENGES, "Api::<EndpointSlice>", ".patch(")],
+    },
+    Use {
+        group: "networking.k8s.io",
+        resource: "ingresses",
+        verbs: &["create", "patch"],
+        evidence: &[(CHALLENGES, "Api::<Ingress>", ".patch(")],
+    },
     // kube-runtime's Recorder creates an Event, then patches it when the same one repeats.
     Use {
         group: "events.k8s.io",
@@ -508,6 +527,9 @@ const KNOWN_TYPES: &[&str] = &[
     "Secret",
     "Order",
     "Challenge",
+    "Service",
+    "EndpointSlice",
+    "Ingress",
     "K",
 ];
 

@@ -32,6 +32,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// Where the HTTP-01 listener answers ACME challenges (off when `None`).
     pub acme_http01_listen: Option<std::net::SocketAddr>,
+    /// This Pod's IP, where per-challenge Ingresses route HTTP-01 (none outside a cluster).
+    pub acme_http01_solver_ip: Option<std::net::IpAddr>,
 }
 
 /// Shared by every reconcile.

@@ -2,9 +2,10 @@
 //! authorization to a final state. Gather (the Challenge, the server's authorization) ->
 //! [`plan_challenge`] -> execute one step.
 //!
-//! HTTP-01 is presented by this process itself: setting `status.presented` is all it takes,
-//! because the HTTP-01 listener ([`super::http01`]) answers from the same watch cache this
-//! controller runs on. No solver Pod, Service or image pull per challenge.
+//! HTTP-01 is presented by this process itself: the HTTP-01 listener ([`super::http01`])
+//! answers from the same watch cache this controller runs on once `status.presented` is set.
+//! In a cluster, an Ingress per challenge routes the path to this Pod (see
+//! [`solver`]); no solver Pod and no image pull per challenge.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,9 +17,15 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tracing::{info, instrument, warn};
 
-use crate::api::acme_order::AcmeState;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::Resource;
+
+use crate::api::acme_order::{AcmeChallengeType, AcmeState};
 use crate::api::{Challenge, ChallengeStatus};
 use crate::issuer::acme::plan::{self, ChallengeStep};
+use crate::issuer::acme::solver;
 use crate::issuer::{self, IssuerError};
 
 use super::super::error::KubeContext;
@@ -91,6 +98,23 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Erro
     match step {
         ChallengeStep::Done => Ok(Action::await_change()),
         ChallengeStep::Present => {
+            if ch.spec.r#type == AcmeChallengeType::Http01 {
+                match route(&ctx, &ns, &ch).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(reason)) => {
+                        return finish(&ctx, &ns, &ch, &status, AcmeState::Errored, reason).await;
+                    }
+                    // Retried with backoff; the reason shows on the Challenge meanwhile.
+                    Err(e) => {
+                        let new = ChallengeStatus {
+                            reason: Some(e.to_string()),
+                            ..status.clone()
+                        };
+                        write_status(&ctx, &ns, &ch, &status, new).await?;
+                        return Err(e);
+                    }
+                }
+            }
             let new = ChallengeStatus {
                 presented: Some(true),
                 processing: Some(true),
@@ -135,6 +159,46 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Erro
             finish(&ctx, &ns, &ch, &status, state, reason).await
         }
     }
+}
+
+/// Routes the challenge path to this controller in a real cluster (Service, EndpointSlice,
+/// Ingress; see [`solver`]). Skipped when the controller does not know its Pod IP (outside a
+/// cluster, where the listener is reached directly). The inner error is a configuration the
+/// Challenge cannot be solved with.
+async fn route(ctx: &Context, ns: &str, ch: &Challenge) -> Result<Result<(), String>, Error> {
+    let (Some(ip), Some(listen)) = (
+        ctx.settings.acme_http01_solver_ip,
+        ctx.settings.acme_http01_listen,
+    ) else {
+        return Ok(Ok(()));
+    };
+    let Some(owner) = ch.controller_owner_ref(&()) else {
+        return Ok(Ok(()));
+    };
+    let routing = match solver::routing(ch, owner, ip, listen.port()) {
+        Ok(r) => r,
+        Err(solver::Unroutable::NotImplemented(what)) => {
+            return Ok(Err(format!(
+                "HTTP-01 through {what} is not implemented in certwright yet"
+            )));
+        }
+    };
+    let pp = PatchParams::apply(MANAGER).force();
+    let name = routing.service.metadata.name.clone().unwrap_or_default();
+    // Apply creates when missing; the apiserver checks "create" for that, "patch" otherwise.
+    Api::<Service>::namespaced(ctx.client.clone(), ns)
+        .patch(&name, &pp, &Patch::Apply(&routing.service))
+        .await
+        .ctx("applying the HTTP-01 Service")?;
+    Api::<EndpointSlice>::namespaced(ctx.client.clone(), ns)
+        .patch(&name, &pp, &Patch::Apply(&routing.endpoint_slice))
+        .await
+        .ctx("applying the HTTP-01 EndpointSlice")?;
+    Api::<Ingress>::namespaced(ctx.client.clone(), ns)
+        .patch(&name, &pp, &Patch::Apply(&routing.ingress))
+        .await
+        .ctx("applying the HTTP-01 Ingress")?;
+    Ok(Ok(()))
 }
 
 async fn finish(

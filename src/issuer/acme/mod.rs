@@ -2,6 +2,7 @@
 //! and the pure plans of the Order/Challenge flow ([`plan`]). The protocol itself is in
 //! [`crate::acme`]; the controllers that drive orders are in `controller::acme`.
 pub mod plan;
+pub mod solver;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -520,3 +520,76 @@ async fn a_challenge_that_cannot_pass_fails_the_order_with_the_reason() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_issuer_with_a_wrong_eab_key_is_not_ready_and_says_why() {
+    use base64::Engine as _;
+    let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(b"the-right-mac-key-for-kid-1-0123");
+    let s = setup(
+        "acme-eab",
+        Options {
+            http01_port: free_port(),
+            nonce_reject_percent: 0,
+            va_sleep_seconds: None,
+            alternate_roots: 0,
+            eab: Some(("kid-1".into(), mac.clone())),
+        },
+    )
+    .await;
+    let ns = s.ns.name.clone();
+    let ctl = start_controller(&s);
+    let wrong = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"not-the-key");
+    let issuer = |name: &str, secret: &str| {
+        issuer_yaml(name, &s.pebble, false).replace(
+            "    privateKeySecretRef:",
+            &format!(
+                "    externalAccountBinding: {{ keyID: kid-1, keySecretRef: {{ name: {secret}, key: secret }} }}\n    privateKeySecretRef:"
+            ),
+        )
+    };
+    let secrets = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{ name: eab-wrong }}\nstringData: {{ secret: {wrong} }}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{ name: eab-right }}\nstringData: {{ secret: {mac} }}\n"
+    );
+    apply_yaml(&s.client, &ns, &secrets).await;
+    apply_yaml(&s.client, &ns, &issuer("wrong", "eab-wrong")).await;
+    apply_yaml(&s.client, &ns, &issuer("right", "eab-right")).await;
+    // Without any binding the server's requirement is named.
+    apply_yaml(&s.client, &ns, &issuer_yaml("none", &s.pebble, false)).await;
+    wait_issuer_ready(&s, "right", &ctl).await;
+    let api = Api::<Issuer>::namespaced(s.client.clone(), &ns);
+    let not_ready = |want_reason: &'static str| {
+        move |i: Option<&Issuer>| {
+            i.and_then(|i| i.status.as_ref())
+                .and_then(|s| s.condition("Ready").cloned())
+                .is_some_and(|c| {
+                    c.status == certwright::api::ConditionStatus::False
+                        && c.reason.as_deref() == Some(want_reason)
+                })
+        }
+    };
+    let wrong = wait_for(
+        &api,
+        "wrong",
+        Duration::from_secs(60),
+        not_ready("ACMEUnauthorized"),
+    )
+    .await;
+    let msg = wrong
+        .unwrap()
+        .status
+        .unwrap()
+        .condition("Ready")
+        .unwrap()
+        .message
+        .clone()
+        .unwrap();
+    assert!(msg.contains("unauthorized"), "{msg}");
+    wait_for(
+        &api,
+        "none",
+        Duration::from_secs(60),
+        not_ready("ACMEExternalAccountRequired"),
+    )
+    .await;
+}

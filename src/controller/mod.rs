@@ -43,6 +43,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// ACME accounts registered by this process.
     pub acme: crate::issuer::acme::Accounts,
+    /// Backoff of failing Orders and Challenges.
+    pub acme_backoff: acme::Backoff,
 }
 
 impl Context {
@@ -57,6 +59,7 @@ impl Context {
             settings,
             recorder,
             acme: Default::default(),
+            acme_backoff: Default::default(),
         })
     }
 

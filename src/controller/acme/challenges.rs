@@ -50,13 +50,28 @@ pub fn controller(ctx: Arc<Context>) -> (Store<Challenge>, impl std::future::Fut
     (store, run)
 }
 
-fn error_policy(_: Arc<Challenge>, e: &Error, _: Arc<Context>) -> Action {
-    warn!(error = %e, reason = e.reason(), "challenge reconcile failed");
-    Action::requeue(Duration::from_secs(10))
+fn error_policy(c: Arc<Challenge>, e: &Error, ctx: Arc<Context>) -> Action {
+    let wait = ctx.acme_backoff.failed(&backoff_key(&c));
+    warn!(error = %e, reason = e.reason(), retry_in = ?wait, "challenge reconcile failed");
+    Action::requeue(wait)
+}
+
+fn backoff_key(c: &Challenge) -> String {
+    format!("Challenge/{}", c.uid().unwrap_or_default())
+}
+
+/// One pass; a pass that succeeds forgets earlier failures.
+async fn reconcile(c: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = backoff_key(&c);
+    let result = reconcile_once(c, ctx.clone()).await;
+    if result.is_ok() {
+        ctx.acme_backoff.succeeded(&key);
+    }
+    result
 }
 
 #[instrument(skip_all, fields(challenge = %ch.name_any(), namespace = ch.namespace().unwrap_or_default()))]
-async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = ch.namespace().unwrap_or_default();
     let status = ch.status.clone().unwrap_or_default();
     if status.state.is_some_and(AcmeState::is_final) || ch.metadata.deletion_timestamp.is_some() {

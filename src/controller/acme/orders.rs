@@ -50,13 +50,28 @@ pub async fn controller(ctx: Arc<Context>) {
         .await;
 }
 
-fn error_policy(_: Arc<Order>, e: &Error, _: Arc<Context>) -> Action {
-    warn!(error = %e, reason = e.reason(), "order reconcile failed");
-    Action::requeue(Duration::from_secs(10))
+fn error_policy(o: Arc<Order>, e: &Error, ctx: Arc<Context>) -> Action {
+    let wait = ctx.acme_backoff.failed(&backoff_key(&o));
+    warn!(error = %e, reason = e.reason(), retry_in = ?wait, "order reconcile failed");
+    Action::requeue(wait)
+}
+
+fn backoff_key(o: &Order) -> String {
+    format!("Order/{}", o.uid().unwrap_or_default())
+}
+
+/// One pass; a pass that succeeds forgets earlier failures.
+async fn reconcile(o: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = backoff_key(&o);
+    let result = reconcile_once(o, ctx.clone()).await;
+    if result.is_ok() {
+        ctx.acme_backoff.succeeded(&key);
+    }
+    result
 }
 
 #[instrument(skip_all, fields(order = %order.name_any(), namespace = order.namespace().unwrap_or_default()))]
-async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile_once(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = order.namespace().unwrap_or_default();
     let status = order.status.clone().unwrap_or_default();
     let challenges_api = Api::<Challenge>::namespaced(ctx.client.clone(), &ns);

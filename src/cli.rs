@@ -95,6 +95,10 @@ pub struct ControllerArgs {
     /// HTTP-01 validations to it. Unset: no Ingress is made (the listener is reached directly).
     #[arg(long, env = "POD_IP")]
     pub acme_http01_solver_ip: Option<std::net::IpAddr>,
+    /// Connect the HTTP-01 self check (made before a challenge is accepted whenever an Ingress
+    /// routes it) to this IP:PORT instead of resolving the challenge's host name.
+    #[arg(long, env = "CERTWRIGHT_ACME_HTTP01_SELF_CHECK_ADDRESS")]
+    pub acme_http01_self_check_address: Option<std::net::SocketAddr>,
 }
 
 /// `certwright controller`: connect and run until SIGTERM.
@@ -124,6 +128,7 @@ fn controller(args: ControllerArgs) -> ExitCode {
             enable_certificate_owner_ref: args.enable_certificate_owner_ref,
             namespace: args.namespace,
             acme_http01_solver_ip: args.acme_http01_solver_ip,
+            acme_http01_self_check_address: args.acme_http01_self_check_address,
             acme_http01_listen: match args.acme_http01_listen.as_str() {
                 "off" | "" => None,
                 a => Some(a.parse().map_err(|e| {

@@ -99,7 +99,13 @@ async fn setup(prefix: &str, env_pebble: Options) -> Setup {
 /// ingress controller or kube-proxy runs here, Pebble reaches the listener directly).
 const SOLVER_IP: &str = "192.0.2.10";
 
+/// With the routing objects comes the self check before accepting; it connects to the
+/// listener on loopback (the test names resolve only in Pebble's DNS).
 fn start_controller(s: &Setup) -> ControllerProcess {
+    start_controller_checking(s, s.port)
+}
+
+fn start_controller_checking(s: &Setup, self_check_port: u16) -> ControllerProcess {
     ControllerProcess::start(
         &s.ns.name,
         &[
@@ -107,6 +113,8 @@ fn start_controller(s: &Setup) -> ControllerProcess {
             &format!("127.0.0.1:{}", s.port),
             "--acme-http01-solver-ip",
             SOLVER_IP,
+            "--acme-http01-self-check-address",
+            &format!("127.0.0.1:{self_check_port}"),
         ],
     )
 }
@@ -592,4 +600,65 @@ async fn an_issuer_with_a_wrong_eab_key_is_not_ready_and_says_why() {
         not_ready("ACMEExternalAccountRequired"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_challenge_is_not_accepted_while_its_self_check_fails() {
+    let s = setup(
+        "acme-selfcheck",
+        Options {
+            http01_port: free_port(),
+            nonce_reject_percent: 0,
+            va_sleep_seconds: None,
+            alternate_roots: 0,
+            eab: None,
+        },
+    )
+    .await;
+    let ns = s.ns.name.clone();
+    // The self check goes where nothing answers, as through an Ingress not routing yet.
+    let ctl = start_controller_checking(&s, free_port());
+    apply_yaml(&s.client, &ns, &issuer_yaml("pebble", &s.pebble, false)).await;
+    wait_issuer_ready(&s, "pebble", &ctl).await;
+    apply_yaml(
+        &s.client,
+        &ns,
+        &certificate_yaml("web", "pebble", &format!("web.{ns}.example")),
+    )
+    .await;
+    let challenges = Api::<Challenge>::namespaced(s.client.clone(), &ns);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let waiting = loop {
+        let list = challenges.list(&ListParams::default()).await.unwrap();
+        if let Some(c) = list.items.into_iter().find(|c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.reason.as_deref())
+                .is_some_and(|r| r.contains("Waiting for HTTP-01 challenge propagation"))
+        }) {
+            break c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no self check failure reported\n{}",
+            ctl.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Several checks later, still not accepted: the order is open, not invalid.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let c = challenges.get(&waiting.name_any()).await.unwrap();
+    assert_eq!(
+        c.status.unwrap().state,
+        Some(certwright::api::AcmeState::Pending),
+        "accepted despite a failing self check"
+    );
+    let orders = Api::<Order>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        orders.items[0].status.as_ref().unwrap().state,
+        Some(certwright::api::AcmeState::Pending)
+    );
 }

@@ -34,6 +34,8 @@ pub struct Settings {
     pub acme_http01_listen: Option<std::net::SocketAddr>,
     /// This Pod's IP, where per-challenge Ingresses route HTTP-01 (none outside a cluster).
     pub acme_http01_solver_ip: Option<std::net::IpAddr>,
+    /// Where the HTTP-01 self check connects instead of resolving the challenge's host.
+    pub acme_http01_self_check_address: Option<std::net::SocketAddr>,
 }
 
 /// Shared by every reconcile.

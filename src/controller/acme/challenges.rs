@@ -142,6 +142,27 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
             Ok(Action::requeue(Duration::from_secs(5)))
         }
         ChallengeStep::Accept => {
+            // When an Ingress routes the challenge (or a check address is set), make sure
+            // the response is reachable before the CA looks: a failed validation is final.
+            let settings = &ctx.settings;
+            if ch.spec.r#type == AcmeChallengeType::Http01
+                && (settings.acme_http01_solver_ip.is_some()
+                    || settings.acme_http01_self_check_address.is_some())
+                && let Err(why) = super::http01::self_check(
+                    settings.acme_http01_self_check_address,
+                    &ch.spec.dns_name,
+                    &ch.spec.token,
+                    &ch.spec.key,
+                )
+                .await
+            {
+                let new = ChallengeStatus {
+                    reason: Some(format!("Waiting for HTTP-01 challenge propagation: {why}")),
+                    ..status.clone()
+                };
+                write_status(&ctx, &ns, &ch, &status, new).await?;
+                return Ok(Action::requeue(Duration::from_secs(5)));
+            }
             let accepted = match account.accept(&ch.spec.url).await {
                 Ok(c) => c,
                 Err(e) if e.is_transient() => return Err(Error::Invalid(e.to_string())),

@@ -126,6 +126,60 @@ pub async fn serve(addr: SocketAddr, store: Store<Challenge>) {
     }
 }
 
+/// Fetches the challenge response the way the ACME server will (plain HTTP, the challenge's
+/// host name), before the server is asked to validate: an Ingress that is not routing yet
+/// then costs a retry here instead of an invalid order at the CA.
+///
+/// `via` connects to that address instead of resolving the host (the Host header still names
+/// it): for tests, and for clusters whose own DNS view differs from the CA's.
+pub async fn self_check(
+    via: Option<SocketAddr>,
+    dns_name: &str,
+    token: &str,
+    expected: &str,
+) -> Result<(), String> {
+    use http_body_util::BodyExt;
+    let authority = match via {
+        Some(a) => a.to_string(),
+        None => dns_name.to_string(),
+    };
+    let url = format!("http://{authority}{PATH_PREFIX}{token}");
+    let req = Request::get(&url)
+        .header(http::header::HOST, dns_name)
+        .body(http_body_util::Empty::<Bytes>::new())
+        .map_err(|e| format!("self check {url}: {e}"))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<Bytes>>();
+    let work = async {
+        let rsp = client
+            .request(req)
+            .await
+            .map_err(|e| format!("self check GET http://{dns_name}{PATH_PREFIX}{token}: {e}"))?;
+        let status = rsp.status();
+        let body = http_body_util::Limited::new(rsp.into_body(), 64 * 1024)
+            .collect()
+            .await
+            .map_err(|e| format!("self check: reading the answer: {e}"))?
+            .to_bytes();
+        if status != StatusCode::OK {
+            return Err(format!(
+                "self check GET http://{dns_name}{PATH_PREFIX}{token}: HTTP {status}"
+            ));
+        }
+        if body.as_ref() != expected.as_bytes() {
+            return Err(format!(
+                "self check GET http://{dns_name}{PATH_PREFIX}{token}: wrong key authorization served"
+            ));
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), work)
+        .await
+        .map_err(|_| {
+            format!("self check http://{dns_name}{PATH_PREFIX}{token}: no answer within 10s")
+        })?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,14 @@ pub struct ControllerArgs {
     /// routes it) to this IP:PORT instead of resolving the challenge's host name.
     #[arg(long, env = "CERTWRIGHT_ACME_HTTP01_SELF_CHECK_ADDRESS")]
     pub acme_http01_self_check_address: Option<std::net::SocketAddr>,
+    /// Most orders of one ACME issuer in progress at the CA at once; more wait their turn
+    /// (0: no cap).
+    #[arg(
+        long,
+        env = "CERTWRIGHT_ACME_MAX_CONCURRENT_ORDERS",
+        default_value_t = 60
+    )]
+    pub acme_max_concurrent_orders: usize,
 }
 
 /// `certwright controller`: connect and run until SIGTERM.
@@ -129,6 +137,7 @@ fn controller(args: ControllerArgs) -> ExitCode {
             namespace: args.namespace,
             acme_http01_solver_ip: args.acme_http01_solver_ip,
             acme_http01_self_check_address: args.acme_http01_self_check_address,
+            acme_max_concurrent_orders: args.acme_max_concurrent_orders,
             acme_http01_listen: match args.acme_http01_listen.as_str() {
                 "off" | "" => None,
                 a => Some(a.parse().map_err(|e| {

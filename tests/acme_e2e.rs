@@ -662,3 +662,81 @@ async fn a_challenge_is_not_accepted_while_its_self_check_fails() {
         Some(certwright::api::AcmeState::Pending)
     );
 }
+
+#[tokio::test]
+async fn orders_beyond_the_cap_wait_their_turn() {
+    let s = setup(
+        "acme-cap",
+        Options {
+            http01_port: free_port(),
+            nonce_reject_percent: 0,
+            va_sleep_seconds: Some(2),
+            alternate_roots: 0,
+            eab: None,
+        },
+    )
+    .await;
+    let ns = s.ns.name.clone();
+    let ctl = ControllerProcess::start(
+        &ns,
+        &[
+            "--acme-http01-listen",
+            &format!("127.0.0.1:{}", s.port),
+            "--acme-max-concurrent-orders",
+            "1",
+        ],
+    );
+    apply_yaml(&s.client, &ns, &issuer_yaml("pebble", &s.pebble, false)).await;
+    wait_issuer_ready(&s, "pebble", &ctl).await;
+    let names = ["a", "b", "c"];
+    let yaml: String = names
+        .iter()
+        .map(|n| {
+            format!(
+                "---\n{}",
+                certificate_yaml(n, "pebble", &format!("{n}.{ns}.example"))
+            )
+        })
+        .collect();
+    apply_yaml(&s.client, &ns, &yaml).await;
+    let orders = Api::<Order>::namespaced(s.client.clone(), &ns);
+    let certs = Api::<Certificate>::namespaced(s.client.clone(), &ns);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut saw_waiting = false;
+    loop {
+        let list = orders.list(&ListParams::default()).await.unwrap().items;
+        let in_flight = list
+            .iter()
+            .filter(|o| {
+                let st = o.status.clone().unwrap_or_default();
+                st.url.is_some() && !st.state.is_some_and(|s| s.is_final())
+            })
+            .count();
+        assert!(
+            in_flight <= 1,
+            "{in_flight} orders in flight with a cap of 1"
+        );
+        saw_waiting |= list.iter().any(|o| {
+            o.status
+                .as_ref()
+                .and_then(|s| s.reason.as_deref())
+                .is_some_and(|r| r.contains("(cap 1)"))
+        });
+        let mut ready = 0;
+        for n in names {
+            if cert_ready(certs.get_opt(n).await.unwrap().as_ref()) {
+                ready += 1;
+            }
+        }
+        if ready == names.len() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all ready\n{}",
+            ctl.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(saw_waiting, "no order ever waited for its turn");
+}

@@ -36,6 +36,8 @@ pub struct Settings {
     pub acme_http01_solver_ip: Option<std::net::IpAddr>,
     /// Where the HTTP-01 self check connects instead of resolving the challenge's host.
     pub acme_http01_self_check_address: Option<std::net::SocketAddr>,
+    /// Most orders of one ACME issuer in progress at the server at once (0: no cap).
+    pub acme_max_concurrent_orders: usize,
 }
 
 /// Shared by every reconcile.
@@ -47,6 +49,8 @@ pub struct Context {
     pub acme: crate::issuer::acme::Accounts,
     /// Backoff of failing Orders and Challenges.
     pub acme_backoff: acme::Backoff,
+    /// Orders in flight per ACME issuer, against `acme_max_concurrent_orders`.
+    pub acme_slots: acme::OrderSlots,
 }
 
 impl Context {
@@ -62,6 +66,7 @@ impl Context {
             recorder,
             acme: Default::default(),
             acme_backoff: Default::default(),
+            acme_slots: Default::default(),
         })
     }
 

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 use tracing::{info, instrument, warn};
@@ -38,10 +39,16 @@ pub async fn controller(ctx: Arc<Context>) {
             Api::<Challenge>::all(ctx.client.clone()),
         ),
     };
-    Controller::new(orders, watcher::Config::default().any_semantic())
-        .owns(challenges, watcher::Config::default().any_semantic())
+    let controller = Controller::new(orders, watcher::Config::default().any_semantic())
+        .owns(challenges, watcher::Config::default().any_semantic());
+    let store = controller.store();
+    controller
         .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
+        .run(
+            move |o, ctx| reconcile(o, ctx, store.clone()),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "order reconcile");
@@ -61,9 +68,9 @@ fn backoff_key(o: &Order) -> String {
 }
 
 /// One pass; a pass that succeeds forgets earlier failures.
-async fn reconcile(o: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile(o: Arc<Order>, ctx: Arc<Context>, store: Store<Order>) -> Result<Action, Error> {
     let key = backoff_key(&o);
-    let result = reconcile_once(o, ctx.clone()).await;
+    let result = reconcile_once(o, ctx.clone(), store).await;
     if result.is_ok() {
         ctx.acme_backoff.succeeded(&key);
     }
@@ -71,11 +78,16 @@ async fn reconcile(o: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
 }
 
 #[instrument(skip_all, fields(order = %order.name_any(), namespace = order.namespace().unwrap_or_default()))]
-async fn reconcile_once(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile_once(
+    order: Arc<Order>,
+    ctx: Arc<Context>,
+    store: Store<Order>,
+) -> Result<Action, Error> {
     let ns = order.namespace().unwrap_or_default();
     let status = order.status.clone().unwrap_or_default();
     let challenges_api = Api::<Challenge>::namespaced(ctx.client.clone(), &ns);
     if status.state.is_some_and(AcmeState::is_final) {
+        ctx.acme_slots.release(&order);
         cleanup(&challenges_api, &order).await?;
         return Ok(Action::await_change());
     }
@@ -139,6 +151,17 @@ async fn reconcile_once(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, 
     match step {
         OrderStep::Done => Ok(Action::await_change()),
         OrderStep::Create => {
+            let cap = ctx.settings.acme_max_concurrent_orders;
+            if let Err(n) = ctx.acme_slots.try_take(&order, &store.state(), cap) {
+                let new = OrderStatus {
+                    reason: Some(format!(
+                        "waiting: {n} orders of this issuer are in progress at the ACME server (cap {cap})"
+                    )),
+                    ..status.clone()
+                };
+                write_status(&ctx, &ns, &order, &status, new).await?;
+                return Ok(Action::requeue(Duration::from_secs(5)));
+            }
             let mut ids: Vec<Identifier> = order
                 .spec
                 .dns_names
@@ -170,7 +193,10 @@ async fn reconcile_once(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, 
                 .await
             {
                 Ok(x) => x,
-                Err(e) => return acme_failure(&ctx, &order, &ns, status, e).await,
+                Err(e) => {
+                    ctx.acme_slots.release(&order);
+                    return acme_failure(&ctx, &order, &ns, status, e).await;
+                }
             };
             let mut auths = Vec::new();
             for a_url in &placed.authorizations {
@@ -295,6 +321,7 @@ async fn reconcile_once(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, 
             };
             write_status(&ctx, &ns, &order, &status, new).await?;
             info!("order valid; certificate stored");
+            ctx.acme_slots.release(&order);
             cleanup(&challenges_api, &order).await?;
             Ok(Action::await_change())
         }
@@ -415,6 +442,7 @@ async fn fail(
     reason: String,
 ) -> Result<Action, Error> {
     warn!(state = state.as_str(), %reason, "order failed");
+    ctx.acme_slots.release(order);
     let t = Time(k8s_openapi::jiff::Timestamp::try_from(ctx.now()).unwrap_or_default());
     let new = OrderStatus {
         state: Some(state),

@@ -4,7 +4,7 @@
 //! controller's HTTP-01 listener answers. Both processes are killed on drop.
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -33,12 +33,21 @@ pub fn bin_dir() -> PathBuf {
     .clone()
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after).
+/// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). Never the
+/// same one twice in a test binary, so tests starting servers side by side cannot collide.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// How to run Pebble.
@@ -105,6 +114,8 @@ impl Pebble {
                 "externalAccountBindingRequired": opts.eab.is_some(),
                 "externalAccountMACKeys": opts.eab.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
                 "retryAfter": { "authz": 1, "order": 1 },
+                // ECDSA keys for its CA chain: generated in milliseconds, unlike RSA.
+                "keyAlgorithm": "ecdsa",
                 "profiles": {
                     "default": { "description": "default", "validityPeriod": 7776000 }
                 }
@@ -120,7 +131,7 @@ impl Pebble {
             .args(["-management", &format!("127.0.0.1:{dns_mgmt_port}")])
             .args(["-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""])
             .stdout(log("challtestsrv.log"))
-            .stderr(Stdio::null())
+            .stderr(log("challtestsrv.err"))
             .spawn()
             .expect("starting pebble-challtestsrv");
         let pebble = Command::new(bins.join("pebble"))
@@ -145,10 +156,10 @@ impl Pebble {
             )
             .env("PEBBLE_ALTERNATE_ROOTS", opts.alternate_roots.to_string())
             .stdout(log("pebble.log"))
-            .stderr(Stdio::null())
+            .stderr(log("pebble.err"))
             .spawn()
             .expect("starting pebble");
-        let p = Pebble {
+        let mut p = Pebble {
             directory_url: format!("https://127.0.0.1:{acme_port}/dir"),
             management_url: format!("https://127.0.0.1:{mgmt_port}"),
             ca_bundle: ca_cert.pem(),
@@ -161,9 +172,16 @@ impl Pebble {
         p
     }
 
-    fn wait_listening(&self, port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+    /// Waits for `port` to accept connections; fails early, with the log, if a process died.
+    /// Generous: on a loaded two-core machine Pebble's key generation can take a while.
+    fn wait_listening(&mut self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(90);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            for c in &mut self.children {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!("a Pebble process exited ({status}); log:\n{}", self.log());
+                }
+            }
             assert!(
                 Instant::now() < deadline,
                 "pebble did not listen on {port}; log:\n{}",
@@ -173,9 +191,13 @@ impl Pebble {
         }
     }
 
-    /// Pebble's own log.
+    /// Pebble's own log (and what either process wrote to stderr).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
+        ["pebble.log", "pebble.err", "challtestsrv.err"]
+            .iter()
+            .map(|f| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("")
     }
 
     /// A PEM from the management API, e.g. `/roots/0` (the issuing root, new at each start)

@@ -84,6 +84,13 @@ pub struct ControllerArgs {
     /// Path of a kubeconfig (default: $KUBECONFIG, then in-cluster config).
     #[arg(long, env = "CERTWRIGHT_KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub acme: AcmeArgs,
+}
+
+/// The ACME flags of `certwright controller`.
+#[derive(Debug, clap::Args)]
+pub struct AcmeArgs {
     /// Address where the controller answers ACME HTTP-01 challenges; `off` disables it.
     #[arg(
         long,
@@ -107,6 +114,22 @@ pub struct ControllerArgs {
         default_value_t = 60
     )]
     pub acme_max_concurrent_orders: usize,
+}
+
+impl AcmeArgs {
+    fn settings(&self) -> anyhow::Result<crate::controller::acme::Settings> {
+        Ok(crate::controller::acme::Settings {
+            http01_listen: match self.acme_http01_listen.as_str() {
+                "off" | "" => None,
+                a => Some(a.parse().map_err(|e| {
+                    anyhow::anyhow!("--acme-http01-listen {a:?}: not an IP:PORT address ({e})")
+                })?),
+            },
+            http01_solver_ip: self.acme_http01_solver_ip,
+            http01_self_check_address: self.acme_http01_self_check_address,
+            max_concurrent_orders: self.acme_max_concurrent_orders,
+        })
+    }
 }
 
 /// `certwright controller`: connect and run until SIGTERM.
@@ -135,15 +158,7 @@ fn controller(args: ControllerArgs) -> ExitCode {
             cluster_resource_namespace: args.cluster_resource_namespace,
             enable_certificate_owner_ref: args.enable_certificate_owner_ref,
             namespace: args.namespace,
-            acme_http01_solver_ip: args.acme_http01_solver_ip,
-            acme_http01_self_check_address: args.acme_http01_self_check_address,
-            acme_max_concurrent_orders: args.acme_max_concurrent_orders,
-            acme_http01_listen: match args.acme_http01_listen.as_str() {
-                "off" | "" => None,
-                a => Some(a.parse().map_err(|e| {
-                    anyhow::anyhow!("--acme-http01-listen {a:?}: not an IP:PORT address ({e})")
-                })?),
-            },
+            acme: args.acme.settings()?,
         };
         crate::controller::run(client, settings).await
     });

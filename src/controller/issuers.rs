@@ -56,13 +56,17 @@ async fn readiness(
     let loaded = if resolved.spec.acme.is_some() {
         // An ACME issuer is ready once its account is registered; the account URL goes into
         // status.acme.
-        ctx.acme.get(&ctx.client, resolved).await.map(|(_, acme)| {
-            status.acme = Some(acme);
-            (
-                "ACMEAccountRegistered",
-                "The ACME account was registered with the ACME server".to_string(),
-            )
-        })
+        ctx.acme
+            .accounts
+            .get(&ctx.client, resolved)
+            .await
+            .map(|(_, acme)| {
+                status.acme = Some(acme);
+                (
+                    "ACMEAccountRegistered",
+                    "The ACME account was registered with the ACME server".to_string(),
+                )
+            })
     } else {
         Signer::load(&ctx.client, resolved, now)
             .await

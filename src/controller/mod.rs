@@ -30,14 +30,8 @@ pub struct Settings {
     pub enable_certificate_owner_ref: bool,
     /// Only watch this namespace (all when `None`).
     pub namespace: Option<String>,
-    /// Where the HTTP-01 listener answers ACME challenges (off when `None`).
-    pub acme_http01_listen: Option<std::net::SocketAddr>,
-    /// This Pod's IP, where per-challenge Ingresses route HTTP-01 (none outside a cluster).
-    pub acme_http01_solver_ip: Option<std::net::IpAddr>,
-    /// Where the HTTP-01 self check connects instead of resolving the challenge's host.
-    pub acme_http01_self_check_address: Option<std::net::SocketAddr>,
-    /// Most orders of one ACME issuer in progress at the server at once (0: no cap).
-    pub acme_max_concurrent_orders: usize,
+    /// The ACME controllers' settings.
+    pub acme: acme::Settings,
 }
 
 /// Shared by every reconcile.
@@ -45,12 +39,8 @@ pub struct Context {
     pub client: Client,
     pub settings: Settings,
     pub recorder: Recorder,
-    /// ACME accounts registered by this process.
-    pub acme: crate::issuer::acme::Accounts,
-    /// Backoff of failing Orders and Challenges.
-    pub acme_backoff: acme::Backoff,
-    /// Orders in flight per ACME issuer, against `acme_max_concurrent_orders`.
-    pub acme_slots: acme::OrderSlots,
+    /// ACME accounts, backoff and order slots of this process.
+    pub acme: acme::State,
 }
 
 impl Context {
@@ -65,8 +55,6 @@ impl Context {
             settings,
             recorder,
             acme: Default::default(),
-            acme_backoff: Default::default(),
-            acme_slots: Default::default(),
         })
     }
 

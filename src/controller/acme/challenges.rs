@@ -51,7 +51,7 @@ pub fn controller(ctx: Arc<Context>) -> (Store<Challenge>, impl std::future::Fut
 }
 
 fn error_policy(c: Arc<Challenge>, e: &Error, ctx: Arc<Context>) -> Action {
-    let wait = ctx.acme_backoff.failed(&backoff_key(&c));
+    let wait = ctx.acme.backoff.failed(&backoff_key(&c));
     warn!(error = %e, reason = e.reason(), retry_in = ?wait, "challenge reconcile failed");
     Action::requeue(wait)
 }
@@ -65,7 +65,7 @@ async fn reconcile(c: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error
     let key = backoff_key(&c);
     let result = reconcile_once(c, ctx.clone()).await;
     if result.is_ok() {
-        ctx.acme_backoff.succeeded(&key);
+        ctx.acme.backoff.succeeded(&key);
     }
     result
 }
@@ -86,7 +86,12 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
     )
     .await
     {
-        Ok(resolved) => ctx.acme.get(&ctx.client, &resolved).await.map(|(a, _)| a),
+        Ok(resolved) => ctx
+            .acme
+            .accounts
+            .get(&ctx.client, &resolved)
+            .await
+            .map(|(a, _)| a),
         Err(e) => Err(e),
     };
     let account = match account {
@@ -146,10 +151,10 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
             // the response is reachable before the CA looks: a failed validation is final.
             let settings = &ctx.settings;
             if ch.spec.r#type == AcmeChallengeType::Http01
-                && (settings.acme_http01_solver_ip.is_some()
-                    || settings.acme_http01_self_check_address.is_some())
+                && (settings.acme.http01_solver_ip.is_some()
+                    || settings.acme.http01_self_check_address.is_some())
                 && let Err(why) = super::http01::self_check(
-                    settings.acme_http01_self_check_address,
+                    settings.acme.http01_self_check_address,
                     &ch.spec.dns_name,
                     &ch.spec.token,
                     &ch.spec.key,
@@ -203,8 +208,8 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
 /// Challenge cannot be solved with.
 async fn route(ctx: &Context, ns: &str, ch: &Challenge) -> Result<Result<(), String>, Error> {
     let (Some(ip), Some(listen)) = (
-        ctx.settings.acme_http01_solver_ip,
-        ctx.settings.acme_http01_listen,
+        ctx.settings.acme.http01_solver_ip,
+        ctx.settings.acme.http01_listen,
     ) else {
         return Ok(Ok(()));
     };

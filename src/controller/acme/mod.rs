@@ -122,12 +122,36 @@ pub fn delay(failures: u32) -> Duration {
     Duration::from_secs(BASE.saturating_mul(1 << exp).min(MAX))
 }
 
+/// Settings of the ACME controllers (flags of `certwright controller`).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Where the HTTP-01 listener answers challenges (off when `None`).
+    pub http01_listen: Option<std::net::SocketAddr>,
+    /// This Pod's IP, where per-challenge Ingresses route HTTP-01 (none outside a cluster).
+    pub http01_solver_ip: Option<std::net::IpAddr>,
+    /// Where the HTTP-01 self check connects instead of resolving the challenge's host.
+    pub http01_self_check_address: Option<std::net::SocketAddr>,
+    /// Most orders of one issuer in progress at the server at once (0: no cap).
+    pub max_concurrent_orders: usize,
+}
+
+/// What the ACME controllers share within the process.
+#[derive(Default)]
+pub struct State {
+    /// Registered accounts.
+    pub accounts: crate::issuer::acme::Accounts,
+    /// Backoff of failing Orders and Challenges.
+    pub backoff: Backoff,
+    /// Orders in flight per issuer.
+    pub slots: OrderSlots,
+}
+
 /// Runs the Order and Challenge controllers, and the HTTP-01 listener when an address is set.
 pub async fn run(ctx: Arc<Context>) {
     let (store, challenges) = challenges::controller(ctx.clone());
     let orders = orders::controller(ctx.clone());
     let listener = async {
-        if let Some(addr) = ctx.settings.acme_http01_listen {
+        if let Some(addr) = ctx.settings.acme.http01_listen {
             http01::serve(addr, store).await;
         }
     };

@@ -58,7 +58,7 @@ pub async fn controller(ctx: Arc<Context>) {
 }
 
 fn error_policy(o: Arc<Order>, e: &Error, ctx: Arc<Context>) -> Action {
-    let wait = ctx.acme_backoff.failed(&backoff_key(&o));
+    let wait = ctx.acme.backoff.failed(&backoff_key(&o));
     warn!(error = %e, reason = e.reason(), retry_in = ?wait, "order reconcile failed");
     Action::requeue(wait)
 }
@@ -72,7 +72,7 @@ async fn reconcile(o: Arc<Order>, ctx: Arc<Context>, store: Store<Order>) -> Res
     let key = backoff_key(&o);
     let result = reconcile_once(o, ctx.clone(), store).await;
     if result.is_ok() {
-        ctx.acme_backoff.succeeded(&key);
+        ctx.acme.backoff.succeeded(&key);
     }
     result
 }
@@ -87,7 +87,7 @@ async fn reconcile_once(
     let status = order.status.clone().unwrap_or_default();
     let challenges_api = Api::<Challenge>::namespaced(ctx.client.clone(), &ns);
     if status.state.is_some_and(AcmeState::is_final) {
-        ctx.acme_slots.release(&order);
+        ctx.acme.slots.release(&order);
         cleanup(&challenges_api, &order).await?;
         return Ok(Action::await_change());
     }
@@ -104,7 +104,7 @@ async fn reconcile_once(
         Ok(r) => r,
         Err(e) => return wait_for_issuer(&ctx, &order, &ns, status, e).await,
     };
-    let account = match ctx.acme.get(&ctx.client, &resolved).await {
+    let account = match ctx.acme.accounts.get(&ctx.client, &resolved).await {
         Ok((a, _)) => a,
         Err(e) => return wait_for_issuer(&ctx, &order, &ns, status, e).await,
     };
@@ -151,8 +151,8 @@ async fn reconcile_once(
     match step {
         OrderStep::Done => Ok(Action::await_change()),
         OrderStep::Create => {
-            let cap = ctx.settings.acme_max_concurrent_orders;
-            if let Err(n) = ctx.acme_slots.try_take(&order, &store.state(), cap) {
+            let cap = ctx.settings.acme.max_concurrent_orders;
+            if let Err(n) = ctx.acme.slots.try_take(&order, &store.state(), cap) {
                 let new = OrderStatus {
                     reason: Some(format!(
                         "waiting: {n} orders of this issuer are in progress at the ACME server (cap {cap})"
@@ -194,7 +194,7 @@ async fn reconcile_once(
             {
                 Ok(x) => x,
                 Err(e) => {
-                    ctx.acme_slots.release(&order);
+                    ctx.acme.slots.release(&order);
                     return acme_failure(&ctx, &order, &ns, status, e).await;
                 }
             };
@@ -321,7 +321,7 @@ async fn reconcile_once(
             };
             write_status(&ctx, &ns, &order, &status, new).await?;
             info!("order valid; certificate stored");
-            ctx.acme_slots.release(&order);
+            ctx.acme.slots.release(&order);
             cleanup(&challenges_api, &order).await?;
             Ok(Action::await_change())
         }
@@ -442,7 +442,7 @@ async fn fail(
     reason: String,
 ) -> Result<Action, Error> {
     warn!(state = state.as_str(), %reason, "order failed");
-    ctx.acme_slots.release(order);
+    ctx.acme.slots.release(order);
     let t = Time(k8s_openapi::jiff::Timestamp::try_from(ctx.now()).unwrap_or_default());
     let new = OrderStatus {
         state: Some(state),

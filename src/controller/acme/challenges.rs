@@ -147,6 +147,23 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
             Ok(Action::requeue(Duration::from_secs(5)))
         }
         ChallengeStep::Accept => {
+            // Re-applied (a no-op when unchanged): after a leader change the EndpointSlice
+            // must name this Pod, which now holds the listener that answers.
+            if ch.spec.r#type == AcmeChallengeType::Http01 {
+                let problem = match route(&ctx, &ns, &ch).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(reason)) => Some(reason),
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(reason) = problem {
+                    let new = ChallengeStatus {
+                        reason: Some(reason),
+                        ..status.clone()
+                    };
+                    write_status(&ctx, &ns, &ch, &status, new).await?;
+                    return Ok(Action::requeue(Duration::from_secs(10)));
+                }
+            }
             // When an Ingress routes the challenge (or a check address is set), make sure
             // the response is reachable before the CA looks: a failed validation is final.
             let settings = &ctx.settings;

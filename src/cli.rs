@@ -132,6 +132,52 @@ pub struct ControllerArgs {
         default_value = "15s"
     )]
     pub leader_election_retry_period: crate::api::Duration,
+    #[command(flatten)]
+    pub acme: AcmeArgs,
+}
+
+/// The ACME flags of `certwright controller`.
+#[derive(Debug, clap::Args)]
+pub struct AcmeArgs {
+    /// Address where the controller answers ACME HTTP-01 challenges; `off` disables it.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_ACME_HTTP01_LISTEN",
+        default_value = "0.0.0.0:8089"
+    )]
+    pub acme_http01_listen: String,
+    /// This Pod's IP (the chart sets it from the downward API): per-challenge Ingresses route
+    /// HTTP-01 validations to it. Unset: no Ingress is made (the listener is reached directly).
+    #[arg(long, env = "POD_IP")]
+    pub acme_http01_solver_ip: Option<std::net::IpAddr>,
+    /// Connect the HTTP-01 self check (made before a challenge is accepted whenever an Ingress
+    /// routes it) to this IP:PORT instead of resolving the challenge's host name.
+    #[arg(long, env = "CERTWRIGHT_ACME_HTTP01_SELF_CHECK_ADDRESS")]
+    pub acme_http01_self_check_address: Option<std::net::SocketAddr>,
+    /// Most orders of one ACME issuer in progress at the CA at once; more wait their turn
+    /// (0: no cap).
+    #[arg(
+        long,
+        env = "CERTWRIGHT_ACME_MAX_CONCURRENT_ORDERS",
+        default_value_t = 60
+    )]
+    pub acme_max_concurrent_orders: usize,
+}
+
+impl AcmeArgs {
+    fn settings(&self) -> anyhow::Result<crate::controller::acme::Settings> {
+        Ok(crate::controller::acme::Settings {
+            http01_listen: match self.acme_http01_listen.as_str() {
+                "off" | "" => None,
+                a => Some(a.parse().map_err(|e| {
+                    anyhow::anyhow!("--acme-http01-listen {a:?}: not an IP:PORT address ({e})")
+                })?),
+            },
+            http01_solver_ip: self.acme_http01_solver_ip,
+            http01_self_check_address: self.acme_http01_self_check_address,
+            max_concurrent_orders: self.acme_max_concurrent_orders,
+        })
+    }
 }
 
 /// `certwright controller`: connect and run until SIGTERM.
@@ -159,6 +205,7 @@ fn controller(args: ControllerArgs) -> ExitCode {
             cluster_resource_namespace: args.cluster_resource_namespace,
             enable_certificate_owner_ref: args.enable_certificate_owner_ref,
             namespace: args.namespace,
+            acme: args.acme.settings()?,
         };
         let options = crate::manager::Options {
             metrics_listen_address: args.metrics_listen_address,

@@ -1,6 +1,7 @@
 //! certwright: a Kubernetes certificate controller serving the cert-manager.io/v1 API.
 //!
 //! Layout (a map of the architecture):
+//! - [`acme`]: a small RFC 8555 client (JWS, nonces, orders); no Kubernetes.
 //! - [`api`]: the cert-manager.io/v1 types and their CRDs (schema + CEL validation).
 //! - [`cli`]: command-line surface; one function per verb, no business logic.
 //! - [`controller`]: the reconcilers (Certificates, CertificateRequests, Issuers); the TLS
@@ -13,6 +14,7 @@
 //! - [`telemetry`]: logging set-up (text or JSON).
 //! - [`pki`]: keys, CSRs, signing, chain ordering and inspection; pure, no Kubernetes.
 //! - [`pki_cli`]: the `certwright pki` verbs over [`pki`].
+pub mod acme;
 pub mod api;
 pub mod cli;
 pub mod controller;

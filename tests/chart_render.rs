@@ -163,7 +163,7 @@ fn crds_render_from_the_generated_files_and_are_kept() {
     );
     let objs = render("cw-system", &[]).unwrap();
     let crds = of_kind(&objs, "CustomResourceDefinition");
-    assert_eq!(crds.len(), 4);
+    assert_eq!(crds.len(), 6);
     for crd in crds {
         let name = crd["metadata"]["name"].as_str().unwrap();
         let file = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -335,6 +335,10 @@ const ISSUERS: &str = "src/controller/issuers.rs";
 const ISSUER: &str = "src/issuer/mod.rs";
 const SECRET: &str = "src/controller/secret.rs";
 const KEYSTORES: &str = "src/controller/keystores.rs";
+const ACME_ISSUER: &str = "src/issuer/acme/mod.rs";
+const ORDERS: &str = "src/controller/acme/orders.rs";
+const CHALLENGES: &str = "src/controller/acme/challenges.rs";
+const ACME_REQUESTS: &str = "src/controller/acme/requests.rs";
 
 /// Every API call the controller makes. The ClusterRole must equal this list, and every entry
 /// must still be found in the source; when the controller changes, change both together.
@@ -435,13 +439,17 @@ const USES: &[Use] = &[
             (REQUESTS, "Api::<Secret>", ".get_opt("),
             (ISSUER, "Api::<Secret>", ".get_opt("),
             (KEYSTORES, "Api::<Secret>", ".get_opt("),
+            (ACME_ISSUER, "secrets.get_opt(", "&sel.name"),
         ],
     },
     Use {
         group: "",
         resource: "secrets",
         verbs: &["create"],
-        evidence: &[(EXECUTE, "Api::<Secret>", ".create(")],
+        evidence: &[
+            (EXECUTE, "Api::<Secret>", ".create("),
+            (ACME_ISSUER, "secrets.create(", "&secret"),
+        ],
     },
     Use {
         group: "",
@@ -457,6 +465,85 @@ const USES: &[Use] = &[
         resource: "secrets",
         verbs: &["delete"],
         evidence: &[(EXECUTE, "Api::<Secret>", ".delete(")],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "orders",
+        verbs: &["list", "watch"],
+        evidence: &[
+            (ORDERS, "Controller::new(orders", ".run("),
+            (REQUESTS, "Api<Order>", ".owns(orders"),
+        ],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "orders",
+        verbs: &["get"],
+        evidence: &[(ACME_REQUESTS, "Api::<Order>", ".get_opt(")],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "orders",
+        verbs: &["create"],
+        evidence: &[(ACME_REQUESTS, "match orders", ".create(")],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "orders/status",
+        verbs: &["patch"],
+        evidence: &[(ORDERS, "Api::<Order>::namespaced", ".patch_status(")],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "challenges",
+        verbs: &["list", "watch"],
+        evidence: &[
+            (CHALLENGES, "Api::<Challenge>::all", "Controller::new(api"),
+            (ORDERS, "Controller::new(orders", ".owns(challenges"),
+        ],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "challenges",
+        verbs: &["get"],
+        evidence: &[(ORDERS, "challenges_api", ".get_opt(")],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "challenges",
+        verbs: &["create"],
+        evidence: &[(ORDERS, "challenges_api", ".create(")],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "challenges",
+        verbs: &["delete"],
+        evidence: &[(ORDERS, "Api<Challenge>", ".delete(")],
+    },
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "challenges/status",
+        verbs: &["patch"],
+        evidence: &[(CHALLENGES, "Api::<Challenge>::namespaced", ".patch_status(")],
+    },
+    // HTTP-01 routing objects, by server-side apply: "create" when the apply creates.
+    Use {
+        group: "",
+        resource: "services",
+        verbs: &["create", "patch"],
+        evidence: &[(CHALLENGES, "Api::<Service>", ".patch(")],
+    },
+    Use {
+        group: "discovery.k8s.io",
+        resource: "endpointslices",
+        verbs: &["create", "patch"],
+        evidence: &[(CHALLENGES, "Api::<EndpointSlice>", ".patch(")],
+    },
+    Use {
+        group: "networking.k8s.io",
+        resource: "ingresses",
+        verbs: &["create", "patch"],
+        evidence: &[(CHALLENGES, "Api::<Ingress>", ".patch(")],
     },
     // kube-runtime's Recorder creates an Event, then patches it when the same one repeats.
     Use {
@@ -475,6 +562,11 @@ const KNOWN_TYPES: &[&str] = &[
     "ClusterIssuer",
     "Secret",
     "Lease",
+    "Order",
+    "Challenge",
+    "Service",
+    "EndpointSlice",
+    "Ingress",
     "K",
 ];
 

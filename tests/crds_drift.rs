@@ -79,5 +79,5 @@ fn cli_prints_all_crds_as_multi_document_yaml() {
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout, crd::render_all().unwrap());
-    assert_eq!(stdout.matches("kind: CustomResourceDefinition").count(), 4);
+    assert_eq!(stdout.matches("kind: CustomResourceDefinition").count(), 6);
 }

@@ -1,4 +1,4 @@
-//! CRD generation: the four CustomResourceDefinitions as the types define them, rendered as
+//! CRD generation: the six CustomResourceDefinitions as the types define them, rendered as
 //! YAML for `certwright crds` and for the checked-in `crds/` directory.
 //!
 //! `crds/` is generated, never edited: [`check_dir`] reports every file that differs from what
@@ -10,7 +10,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use super::{Certificate, CertificateRequest, ClusterIssuer, Issuer};
+use super::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
 
 /// First line of every generated file, so nobody edits one by hand.
 pub const HEADER: &str =
@@ -76,6 +76,8 @@ pub fn all() -> Result<Vec<CustomResourceDefinition>, Error> {
         CertificateRequest::crd(),
         Issuer::crd(),
         ClusterIssuer::crd(),
+        Order::crd(),
+        Challenge::crd(),
     ]
     .into_iter()
     .map(finish)
@@ -354,7 +356,12 @@ mod tests {
 
     #[test]
     fn conditions_are_a_list_map_keyed_by_type() {
-        for crd in all().unwrap() {
+        // Orders and Challenges carry a state, not conditions (as cert-manager's do).
+        for crd in all()
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.spec.group == "cert-manager.io")
+        {
             let conditions = &schema(&crd)["properties"]["status"]["properties"]["conditions"];
             assert_eq!(
                 conditions["x-kubernetes-list-type"],
@@ -385,8 +392,49 @@ mod tests {
         let yaml = render_all().unwrap();
         assert_eq!(
             yaml.matches("\n---\n").count() + usize::from(yaml.starts_with("---\n")),
-            4
+            6
         );
         assert!(yaml.contains("name: certificates.cert-manager.io"));
+        assert!(yaml.contains("name: orders.acme.cert-manager.io"));
+    }
+
+    #[test]
+    fn acme_kinds_match_cert_manager() {
+        let crds = all().unwrap();
+        for (kind, columns) in [
+            ("Order", vec!["State", "Issuer", "Reason", "Age"]),
+            ("Challenge", vec!["State", "Domain", "Reason", "Age"]),
+        ] {
+            let crd = crds.iter().find(|c| c.spec.names.kind == kind).unwrap();
+            assert_eq!(crd.spec.group, "acme.cert-manager.io");
+            assert_eq!(crd.spec.scope, "Namespaced");
+            assert_eq!(
+                crd.spec.names.categories.as_deref().unwrap(),
+                ["cert-manager", "cert-manager-acme"]
+            );
+            let v = &crd.spec.versions[0];
+            assert!(v.subresources.as_ref().unwrap().status.is_some(), "{kind}");
+            let got: Vec<_> = v
+                .additional_printer_columns
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            assert_eq!(got, columns, "{kind}");
+            let states = &schema(crd)["properties"]["status"]["properties"]["state"]["enum"];
+            assert_eq!(
+                states,
+                &serde_json::json!([
+                    "valid",
+                    "ready",
+                    "pending",
+                    "processing",
+                    "invalid",
+                    "expired",
+                    "errored"
+                ])
+            );
+        }
     }
 }

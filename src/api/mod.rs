@@ -1,5 +1,6 @@
-//! The cert-manager.io/v1 API: Certificate, CertificateRequest, Issuer and ClusterIssuer, field
-//! for field as cert-manager v1.21 serves them, so existing manifests and charts work unchanged.
+//! The cert-manager.io/v1 API: Certificate, CertificateRequest, Issuer and ClusterIssuer, and the
+//! acme.cert-manager.io/v1 Order and Challenge, field for field as cert-manager v1.21 serves
+//! them, so existing manifests and charts work unchanged.
 //!
 //! Validation lives in the CRDs (OpenAPI schema plus CEL rules), not in a webhook: see
 //! [`crd`] for generation and `docs/api-validation.md` for the rules a CRD cannot express.
@@ -8,6 +9,7 @@
 pub mod acme;
 pub mod acme_dns01;
 pub mod acme_http01;
+pub mod acme_order;
 pub mod certificate;
 pub mod certificate_request;
 pub mod common;
@@ -17,6 +19,10 @@ pub mod issuer;
 pub mod usage;
 
 pub use acme::{AcmeChallengeSolver, AcmeIssuer, AcmeIssuerStatus};
+pub use acme_order::{
+    AcmeAuthorization, AcmeChallenge, AcmeChallengeType, AcmeState, Challenge, ChallengeSpec,
+    ChallengeStatus, Order, OrderSpec, OrderStatus,
+};
 pub use certificate::{
     Certificate, CertificatePrivateKey, CertificateSpec, CertificateStatus, PrivateKeyAlgorithm,
     PrivateKeyEncoding, RotationPolicy, SignatureAlgorithm,

@@ -1,5 +1,5 @@
-//! Issuer and ClusterIssuer readiness: load the backend (for CA: read and check the key pair)
-//! and publish a Ready condition with a stable reason. Signing does not depend on this
+//! Issuer and ClusterIssuer readiness: load the backend (for CA: read and check the key pair;
+//! for ACME: register the account) and publish a Ready condition with a stable reason. Signing does not depend on this
 //! condition (it loads the backend itself), so a stale condition never blocks an issuance.
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,11 +62,35 @@ async fn readiness(
     let t = Time(k8s_openapi::jiff::Timestamp::try_from(now).unwrap_or_default());
     let mut status = old.cloned().unwrap_or_default();
     let mut conds = status.conditions.clone().unwrap_or_default();
-    let (ready, reason, message, action) = match Signer::load(&ctx.client, resolved, now).await {
-        Ok(signer) => {
-            let (r, m) = signer.ready_message();
-            (true, r, m, Action::requeue(Duration::from_secs(600)))
-        }
+    let loaded = if resolved.spec.acme.is_some() {
+        // An ACME issuer is ready once its account is registered; the account URL goes into
+        // status.acme.
+        ctx.acme
+            .accounts
+            .get(&ctx.client, resolved)
+            .await
+            .map(|(_, acme)| {
+                status.acme = Some(acme);
+                (
+                    "ACMEAccountRegistered",
+                    "The ACME account was registered with the ACME server".to_string(),
+                )
+            })
+    } else {
+        Signer::load(&ctx.client, resolved, now)
+            .await
+            .map(|signer| signer.ready_message())
+    };
+    let (ready, reason, message, action) = match loaded {
+        Ok((r, m)) => (true, r, m, Action::requeue(Duration::from_secs(600))),
+        // An unreachable or refusing ACME server is asked again less eagerly than a Secret
+        // is re-read: a CA's rate limits count failed registrations too.
+        Err(e @ issuer::IssuerError::Acme(_)) => (
+            false,
+            e.reason(),
+            e.to_string(),
+            Action::requeue(Duration::from_secs(30)),
+        ),
         Err(e) => (
             false,
             e.reason(),

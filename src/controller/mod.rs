@@ -1,6 +1,7 @@
 //! The controllers: Certificates (`certificates/`), CertificateRequests signed by our own
 //! issuers (`requests.rs`) and Issuer/ClusterIssuer readiness (`issuers.rs`), run together by
 //! [`run`]. Writes are server-side applies under one field manager, [`MANAGER`].
+pub mod acme;
 pub mod certificates;
 pub mod conditions;
 pub mod error;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub enable_certificate_owner_ref: bool,
     /// Only watch this namespace (all when `None`).
     pub namespace: Option<String>,
+    /// The ACME controllers' settings.
+    pub acme: acme::Settings,
 }
 
 /// Shared by every reconcile.
@@ -46,6 +49,8 @@ pub struct Context {
     pub signers: signers::Signers,
     /// Metrics and health: each controller registers its cache and reports each reconcile.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// ACME accounts, backoff and order slots of this process.
+    pub acme: acme::State,
 }
 
 impl Context {
@@ -65,6 +70,7 @@ impl Context {
             recorder,
             signers: Default::default(),
             metrics,
+            acme: Default::default(),
         })
     }
 
@@ -109,9 +115,10 @@ pub async fn run(
     let reqs =
         requests::controller(ctx.clone(), shared.store, shared.for_requests).for_each(|_| async {});
     let issuers = issuers::controllers(ctx.clone());
+    let acme = acme::run(ctx.clone());
     // The shared reflector stops with the controllers (they stop on SIGTERM/SIGINT).
     tokio::select! {
-        _ = async { tokio::join!(certs, reqs, issuers) } => {}
+        _ = async { tokio::join!(certs, reqs, issuers, acme) } => {}
         _ = req_watch => {}
     }
     Ok(())

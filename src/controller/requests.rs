@@ -1,5 +1,6 @@
 //! CertificateRequests for our own issuers (group `cert-manager.io`, kind Issuer or
-//! ClusterIssuer): approve, sign, and put the chain in the status in one write. Requests for
+//! ClusterIssuer): approve, sign, and put the chain in the status in one write. ACME requests
+//! are asynchronous: they get an Order ([`super::acme::requests`]) and take its chain later. Requests for
 //! other groups are left to their controllers (the external-issuer contract); the Certificate
 //! controller picks up their result from the status all the same.
 use std::sync::Arc;
@@ -11,15 +12,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ReflectHandle, Store};
+use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::api::certificate_request::condition as cond;
-use crate::api::{Bytes, CertificateRequest, CertificateRequestStatus};
+use crate::api::{Bytes, CertificateRequest, CertificateRequestStatus, Order};
 use crate::issuer::{self, IssuerError, SignRequest, Signer};
 use crate::metrics::WithStore;
 use crate::pki::PrivateKey;
 
+use super::acme::{self, requests::Outcome};
 use super::error::KubeContext;
 use super::{Context, Error, MANAGER, conditions};
 
@@ -32,10 +35,13 @@ pub fn controller(
     store: Store<CertificateRequest>,
     triggers: ReflectHandle<CertificateRequest>,
 ) -> impl Stream<Item = ()> {
+    // Requests for ACME issuers own one Order each and follow it.
+    let orders: Api<Order> = super::namespaced_api(&ctx);
     let metrics = ctx.metrics.clone();
     futures::StreamExt::map(
         Controller::for_shared_stream(triggers, store)
             .with_store(|s| ctx.metrics.health.register_cache("requests", s))
+            .owns(orders, watcher::Config::default().any_semantic())
             .with_config(super::reconcile_config())
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx),
@@ -80,9 +86,23 @@ async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Act
         );
     }
 
-    let outcome = sign(&ctx, &cr, &ns, now).await;
+    let outcome = match ctx
+        .signers
+        .resolve(
+            &ctx.client,
+            &cr.spec.issuer_ref,
+            &ns,
+            &ctx.settings.cluster_resource_namespace,
+            now,
+        )
+        .await
+    {
+        Ok(r) if r.spec.acme.is_some() => acme::requests::reconcile(&ctx, &cr, &ns, &r).await,
+        Ok(r) => sign(&ctx, &cr, &ns, &r, now).await.map(Outcome::Issued),
+        Err(e) => Err(e),
+    };
     let requeue = match outcome {
-        Ok(signed) => {
+        Ok(Outcome::Issued(signed)) => {
             new_status.certificate = Some(Bytes(signed.certificate.into_bytes()));
             new_status.ca = signed.ca.map(|c| Bytes(c.into_bytes()));
             conditions::set(
@@ -99,6 +119,25 @@ async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Act
             info!("request signed");
             Action::await_change()
         }
+        // An ACME order in progress: its Order is watched, so a change wakes us up.
+        Ok(Outcome::Pending(msg)) => {
+            conditions::set(
+                &mut conds,
+                conditions::new(cond::READY, false, "Pending", &msg, generation),
+                t.clone(),
+            );
+            Action::requeue(Duration::from_secs(300))
+        }
+        Ok(Outcome::Failed(reason, msg)) => {
+            new_status.failure_time = Some(t.clone());
+            conditions::set(
+                &mut conds,
+                conditions::new(cond::READY, false, "Failed", &msg, generation),
+                t.clone(),
+            );
+            ctx.event(cr.as_ref(), true, reason, msg).await;
+            Action::await_change()
+        }
         Err(e) if e.is_transient() => return Err(Error::Invalid(e.to_string())),
         // The issuer is missing or not usable yet: the request waits, as cert-manager's do.
         Err(
@@ -107,7 +146,8 @@ async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Act
             | IssuerError::SecretInvalid { .. }
             | IssuerError::InvalidCa { .. }
             | IssuerError::Unsupported(_)
-            | IssuerError::NoType),
+            | IssuerError::NoType
+            | IssuerError::Acme(_)),
         ) => {
             let msg = format!("waiting for the issuer: {e}");
             if conditions::set(
@@ -155,20 +195,14 @@ async fn sign(
     ctx: &Context,
     cr: &CertificateRequest,
     ns: &str,
+    resolved: &issuer::Resolved,
     now: std::time::SystemTime,
 ) -> Result<issuer::Signed, IssuerError> {
-    let loaded = ctx
-        .signers
-        .get(
-            &ctx.client,
-            &cr.spec.issuer_ref,
-            ns,
-            &ctx.settings.cluster_resource_namespace,
-            now,
-        )
-        .await?;
-    let signer = &loaded.signer;
-    let key = match (signer, cr.annotations().get(PRIVATE_KEY_SECRET_ANNOTATION)) {
+    let signer = ctx.signers.signer(&ctx.client, resolved, now).await?;
+    let key = match (
+        signer.as_ref(),
+        cr.annotations().get(PRIVATE_KEY_SECRET_ANNOTATION),
+    ) {
         (Signer::SelfSigned(_), Some(name)) => {
             let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns)
                 .get_opt(name)

@@ -1,6 +1,7 @@
 //! Issuer backends: given a CertificateRequest, return the signed chain. One file per backend;
 //! the request controller picks the backend from the Issuer's spec. Loading an issuer (reading
 //! its Secret) is separate from signing so that readiness checks and signing share it.
+pub mod acme;
 pub mod ca;
 pub mod selfsigned;
 
@@ -42,6 +43,9 @@ pub enum IssuerError {
     MissingPrivateKey(String),
     #[error("Kubernetes API call failed: {0}")]
     Kube(#[from] kube::Error),
+    /// The ACME server refused or could not be reached, or the account key is unusable.
+    #[error("{0}")]
+    Acme(#[from] crate::acme::Error),
 }
 
 impl IssuerError {
@@ -56,13 +60,18 @@ impl IssuerError {
             IssuerError::Signing(_) => "SigningFailed",
             IssuerError::MissingPrivateKey(_) => "MissingPrivateKey",
             IssuerError::Kube(_) => "APIError",
+            IssuerError::Acme(e) => e.reason(),
         }
     }
 
     /// Whether trying again later may help (API trouble), as opposed to a configuration that
     /// stays wrong until someone changes it.
     pub fn is_transient(&self) -> bool {
-        matches!(self, IssuerError::Kube(_))
+        match self {
+            IssuerError::Kube(_) => true,
+            IssuerError::Acme(e) => e.is_transient(),
+            _ => false,
+        }
     }
 }
 

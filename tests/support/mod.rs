@@ -5,6 +5,8 @@
 //! Use from a test file with `mod support;`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod pebble;
+
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -264,6 +266,8 @@ impl ControllerProcess {
             .args(test_defaults(extra))
             .args(extra)
             .env("CERTWRIGHT_LOG_LEVEL", level)
+            // Tests listen on loopback only: no HTTP-01 listener unless a test asks for one.
+            .env("CERTWRIGHT_ACME_HTTP01_LISTEN", "off")
             .env_remove("RUST_LOG")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -477,6 +481,7 @@ impl ControllerProcess {
             .args(test_defaults(extra))
             .args(extra)
             .env("CERTWRIGHT_LOG_LEVEL", "certwright=debug,info")
+            .env("CERTWRIGHT_ACME_HTTP01_LISTEN", "off")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

@@ -55,6 +55,7 @@ pub async fn execute(
     let generation = cert.metadata.generation;
     let old = cert.status.clone().unwrap_or_default();
     let mut st = old.clone();
+    let g_next_key_uid = g.next_key_uid.clone();
     let mut conds = st.conditions.clone().unwrap_or_default();
     let t = time(now);
     // Set when a Secret was written: the next-key Secret and old requests go after the status.
@@ -99,9 +100,10 @@ pub async fn execute(
         } => {
             let validity = (not_before, not_after, renewal_time);
             mark_current(&mut st, &mut conds, validity, generation, &t);
-            // Leftover of an issuance whose last step a crash cut short.
-            if g.next_key_exists {
-                delete_next_key(rctx, cert).await?;
+            // Leftover of an issuance whose last step a crash cut short (not one we deleted
+            // a moment ago that the cache still shows).
+            if g.next_key_exists && !rctx.deleted_keys.contains(g.next_key_uid.as_deref()) {
+                delete_next_key(rctx, cert, g.next_key_uid.as_deref()).await?;
             }
             after(renewal_time.duration_since(now).unwrap_or_default() + Duration::from_secs(1))
         }
@@ -223,7 +225,7 @@ pub async fn execute(
     // before this line leaves the next-key Secret, which the UpToDate step removes later.
     if let Some(rev) = issued_revision {
         observe_issuance(rctx, cert, &old, now);
-        delete_next_key(rctx, cert).await?;
+        delete_next_key(rctx, cert, g_next_key_uid.as_deref()).await?;
         prune_requests(rctx, cert, rev).await?;
     }
     Ok(action)
@@ -500,17 +502,33 @@ fn mark_current(
     );
 }
 
-async fn delete_next_key(rctx: &ReconcileCtx, cert: &Certificate) -> Result<(), Error> {
+/// Deletes the next-key Secret; with its uid known, only that very Secret (a precondition), and
+/// remembers it so that a cache still showing it does not cost a second delete.
+async fn delete_next_key(
+    rctx: &ReconcileCtx,
+    cert: &Certificate,
+    uid: Option<&str>,
+) -> Result<(), Error> {
     let api = Api::<Secret>::namespaced(
         rctx.ctx.client.clone(),
         &cert.namespace().unwrap_or_default(),
     );
-    match api
-        .delete(&gather::next_key_name(cert), &DeleteParams::default())
-        .await
-    {
-        Err(e) if !is_conflict(&e, 404) => Err(e).ctx("deleting the next private key Secret"),
-        _ => Ok(()),
+    let mut dp = DeleteParams::default();
+    if let Some(uid) = uid {
+        dp = dp.preconditions(kube::api::Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: None,
+        });
+    }
+    match api.delete(&gather::next_key_name(cert), &dp).await {
+        // 404: gone already; 409: a newer next-key Secret under the name, not ours to delete.
+        Err(e) if !is_conflict(&e, 404) && !is_conflict(&e, 409) => {
+            Err(e).ctx("deleting the next private key Secret")
+        }
+        _ => {
+            rctx.deleted_keys.insert(uid);
+            Ok(())
+        }
     }
 }
 

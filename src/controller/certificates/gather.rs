@@ -25,6 +25,8 @@ pub struct Gathered {
     pub secret_facts: Option<SecretFacts>,
     pub next_key: Option<PrivateKey>,
     pub next_key_exists: bool,
+    /// The next-key Secret's uid, to delete exactly that one.
+    pub next_key_uid: Option<String>,
     pub request: Option<CertificateRequest>,
     pub request_facts: Option<RequestFacts>,
     pub secret_matches_current_request: Option<bool>,
@@ -247,6 +249,7 @@ pub async fn gather(
         secret: secret_obj,
         secret_facts,
         next_key_exists: next_key_secret.is_some(),
+        next_key_uid: next_key_secret.as_ref().and_then(|s| s.uid()),
         next_key,
         request,
         request_facts,

@@ -61,6 +61,7 @@ pub fn controller(
         ctx: ctx.clone(),
         caches,
         stale: Stale::default(),
+        deleted_keys: DeletedKeys::default(),
     });
     Controller::for_stream(certificates, cert_store)
         .with_store(|s| register_caches(&ctx, s, &rctx.caches))
@@ -94,6 +95,28 @@ pub struct ReconcileCtx {
     pub ctx: Arc<Context>,
     pub caches: Arc<Caches>,
     pub stale: Stale,
+    pub deleted_keys: DeletedKeys,
+}
+
+/// Next-key Secrets (by uid) we deleted: the Secret cache may show one for a moment after,
+/// and deleting it again would be a wasted request per issuance.
+#[derive(Default)]
+pub struct DeletedKeys(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl DeletedKeys {
+    pub fn insert(&self, uid: Option<&str>) {
+        let Some(uid) = uid else { return };
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Only saves requests: forgetting all now and then is harmless.
+        if set.len() >= 100_000 {
+            set.clear();
+        }
+        set.insert(uid.to_string());
+    }
+
+    pub fn contains(&self, uid: Option<&str>) -> bool {
+        uid.is_some_and(|u| self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(u))
+    }
 }
 
 /// Versions of Certificates that we know are outdated: the version a status write of ours

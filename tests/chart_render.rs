@@ -327,6 +327,7 @@ struct Use {
     evidence: &'static [(&'static str, &'static str, &'static str)],
 }
 
+const CONTROLLERS: &str = "src/controller/mod.rs";
 const CERTS: &str = "src/controller/certificates/mod.rs";
 const GATHER: &str = "src/controller/certificates/gather.rs";
 const EXECUTE: &str = "src/controller/certificates/execute.rs";
@@ -347,7 +348,7 @@ const USES: &[Use] = &[
         group: "cert-manager.io",
         resource: "certificates",
         verbs: &["list", "watch"],
-        evidence: &[(CERTS, "Controller::new(", "api::<Certificate>")],
+        evidence: &[(CERTS, "lean_watch(namespaced_api::<Certificate>", ".reflect(")],
     },
     Use {
         group: "cert-manager.io",
@@ -366,8 +367,8 @@ const USES: &[Use] = &[
         resource: "certificaterequests",
         verbs: &["list", "watch"],
         evidence: &[
-            (CERTS, "watcher(", "api::<CertificateRequest>"),
-            (REQUESTS, "Api<CertificateRequest>", "Controller::new("),
+            (CONTROLLERS, "namespaced_api::<CertificateRequest>", ".reflect_shared("),
+            (REQUESTS, "Controller::for_shared_stream(", ".run("),
         ],
     },
     Use {
@@ -392,7 +393,7 @@ const USES: &[Use] = &[
         group: "cert-manager.io",
         resource: "issuers",
         verbs: &["list", "watch"],
-        evidence: &[(ISSUERS, "Api<Issuer>", "Controller::new(")],
+        evidence: &[(ISSUERS, "namespaced_api::<Issuer>", "Controller::for_stream(")],
     },
     Use {
         group: "cert-manager.io",
@@ -410,7 +411,7 @@ const USES: &[Use] = &[
         group: "cert-manager.io",
         resource: "clusterissuers",
         verbs: &["list", "watch"],
-        evidence: &[(ISSUERS, "Controller::new(", "Api::<ClusterIssuer>")],
+        evidence: &[(ISSUERS, "Api::<ClusterIssuer>::all", "Controller::for_stream(")],
     },
     Use {
         group: "cert-manager.io",
@@ -428,7 +429,7 @@ const USES: &[Use] = &[
         group: "",
         resource: "secrets",
         verbs: &["list", "watch"],
-        evidence: &[(CERTS, "watcher(", "api::<Secret>")],
+        evidence: &[(CERTS, "namespaced_api::<Secret>", ".labels(")],
     },
     Use {
         group: "",

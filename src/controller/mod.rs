@@ -106,9 +106,12 @@ pub async fn run(
             .subscribe()
             .expect("a shared store hands out subscribers"),
     };
-    let req_watch = lean_watch(namespaced_api(&ctx), watcher::Config::default())
-        .reflect_shared(req_writer)
-        .for_each(|_| async {});
+    let req_watch = lean_watch(
+        namespaced_api::<CertificateRequest>(&ctx),
+        watcher::Config::default(),
+    )
+    .reflect_shared(req_writer)
+    .for_each(|_| async {});
     let certs =
         certificates::controller(ctx.clone(), shared.store.clone(), shared.for_certificates)
             .for_each(|_| async {});

@@ -348,7 +348,11 @@ const USES: &[Use] = &[
         group: "cert-manager.io",
         resource: "certificates",
         verbs: &["list", "watch"],
-        evidence: &[(CERTS, "lean_watch(namespaced_api::<Certificate>", ".reflect(")],
+        evidence: &[(
+            CERTS,
+            "lean_watch(namespaced_api::<Certificate>",
+            ".reflect(",
+        )],
     },
     Use {
         group: "cert-manager.io",
@@ -367,7 +371,11 @@ const USES: &[Use] = &[
         resource: "certificaterequests",
         verbs: &["list", "watch"],
         evidence: &[
-            (CONTROLLERS, "namespaced_api::<CertificateRequest>", ".reflect_shared("),
+            (
+                CONTROLLERS,
+                "namespaced_api::<CertificateRequest>",
+                ".reflect_shared(",
+            ),
             (REQUESTS, "Controller::for_shared_stream(", ".run("),
         ],
     },
@@ -393,7 +401,11 @@ const USES: &[Use] = &[
         group: "cert-manager.io",
         resource: "issuers",
         verbs: &["list", "watch"],
-        evidence: &[(ISSUERS, "namespaced_api::<Issuer>", "Controller::for_stream(")],
+        evidence: &[(
+            ISSUERS,
+            "namespaced_api::<Issuer>",
+            "Controller::for_stream(",
+        )],
     },
     Use {
         group: "cert-manager.io",
@@ -411,7 +423,11 @@ const USES: &[Use] = &[
         group: "cert-manager.io",
         resource: "clusterissuers",
         verbs: &["list", "watch"],
-        evidence: &[(ISSUERS, "Api::<ClusterIssuer>::all", "Controller::for_stream(")],
+        evidence: &[(
+            ISSUERS,
+            "Api::<ClusterIssuer>::all",
+            "Controller::for_stream(",
+        )],
     },
     Use {
         group: "cert-manager.io",
@@ -499,7 +515,11 @@ const USES: &[Use] = &[
         resource: "challenges",
         verbs: &["list", "watch"],
         evidence: &[
-            (CHALLENGES, "Api::<Challenge>::all", "Controller::new(api"),
+            (
+                CHALLENGES,
+                "namespaced_api::<Challenge>",
+                "Controller::new(api",
+            ),
             (ORDERS, "Controller::new(orders", ".owns(challenges"),
         ],
     },

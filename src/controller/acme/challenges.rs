@@ -29,14 +29,11 @@ use crate::issuer::acme::solver;
 use crate::issuer::{self, IssuerError};
 
 use super::super::error::KubeContext;
-use super::super::{Context, Error, MANAGER};
+use super::super::{Context, Error, MANAGER, namespaced_api};
 
 /// Builds the Challenge controller and hands out its cache for the HTTP-01 listener.
 pub fn controller(ctx: Arc<Context>) -> (Store<Challenge>, impl std::future::Future<Output = ()>) {
-    let api = match &ctx.settings.namespace {
-        Some(ns) => Api::<Challenge>::namespaced(ctx.client.clone(), ns),
-        None => Api::<Challenge>::all(ctx.client.clone()),
-    };
+    let api = namespaced_api::<Challenge>(&ctx);
     let controller = Controller::new(api, watcher::Config::default().any_semantic());
     let store = controller.store();
     let run = controller

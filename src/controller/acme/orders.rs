@@ -26,19 +26,11 @@ use crate::issuer::acme::plan::{self, OrderStep};
 use crate::issuer::{self, IssuerError};
 
 use super::super::error::KubeContext;
-use super::super::{Context, Error, MANAGER};
+use super::super::{Context, Error, MANAGER, namespaced_api};
 
 pub async fn controller(ctx: Arc<Context>) {
-    let (orders, challenges) = match &ctx.settings.namespace {
-        Some(ns) => (
-            Api::<Order>::namespaced(ctx.client.clone(), ns),
-            Api::<Challenge>::namespaced(ctx.client.clone(), ns),
-        ),
-        None => (
-            Api::<Order>::all(ctx.client.clone()),
-            Api::<Challenge>::all(ctx.client.clone()),
-        ),
-    };
+    let orders = namespaced_api::<Order>(&ctx);
+    let challenges = namespaced_api::<Challenge>(&ctx);
     let controller = Controller::new(orders, watcher::Config::default().any_semantic())
         .owns(challenges, watcher::Config::default().any_semantic());
     let store = controller.store();

@@ -17,7 +17,7 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::ListParams;
-use support::{ControllerProcess, TestNamespace, wait_for};
+use support::{ControllerProcess, TestNamespace, ready, wait_for};
 
 const CHART: &str = "charts/certwright";
 
@@ -93,12 +93,6 @@ spec:
   privateKey: { algorithm: ECDSA, size: 256, rotationPolicy: Always }
   issuerRef: { name: root-ca }
 "#;
-
-fn ready(c: Option<&Certificate>) -> bool {
-    c.and_then(|c| c.status.as_ref())
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.is_true("Ready")))
-}
 
 #[tokio::test]
 async fn the_chart_service_account_is_enough_to_issue_certificates() {

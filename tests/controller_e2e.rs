@@ -8,7 +8,7 @@ use std::time::Duration;
 use certwright::api::Certificate;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use support::{ControllerProcess, TestNamespace, wait_for};
+use support::{ControllerProcess, TestNamespace, ready, wait_for};
 
 const CHAIN: &str = r#"
 apiVersion: cert-manager.io/v1
@@ -64,12 +64,6 @@ spec:
     annotations: { example.test/owner: web }
   issuerRef: { name: intermediate-ca }
 "#;
-
-fn ready(c: Option<&Certificate>) -> bool {
-    c.and_then(|c| c.status.as_ref())
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.is_true("Ready")))
-}
 
 fn pem_count(pem: &[u8]) -> usize {
     String::from_utf8_lossy(pem)

@@ -11,7 +11,7 @@ use std::time::Duration;
 use certwright::api::Certificate;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use support::{ControllerProcess, TestNamespace, wait_for};
+use support::{ControllerProcess, TestNamespace, ready, wait_for};
 
 const ISSUERS: &str = r#"
 apiVersion: cert-manager.io/v1
@@ -74,12 +74,6 @@ const VARIANTS: &[(&str, u32, &str, &str)] = &[
 
 fn name(alg: &str, size: u32, enc: &str) -> String {
     format!("{}-{size}-{}", alg.to_lowercase(), enc.to_lowercase())
-}
-
-fn ready(c: Option<&Certificate>) -> bool {
-    c.and_then(|c| c.status.as_ref())
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.is_true("Ready")))
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> String {

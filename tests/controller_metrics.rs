@@ -10,13 +10,7 @@ use certwright::api::{Certificate, ClusterIssuer};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::DeleteParams;
-use support::{ControllerProcess, TestNamespace, http_get, sample, wait_for};
-
-fn ready(c: Option<&Certificate>) -> bool {
-    c.and_then(|c| c.status.as_ref())
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.is_true("Ready")))
-}
+use support::{ControllerProcess, TestNamespace, http_get, ready, sample, wait_for};
 
 /// Polls /metrics until `check` accepts the page; on timeout fails with the page.
 fn wait_for_page(addr: std::net::SocketAddr, what: &str, check: impl Fn(&str) -> bool) -> String {

@@ -10,7 +10,7 @@ use certwright::api::Certificate;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
-use support::{ControllerProcess, TestNamespace, http_get, samples, wait_for};
+use support::{ControllerProcess, TestNamespace, http_get, ready, samples, wait_for};
 
 const LEASE: &str = "certwright-controller";
 
@@ -70,12 +70,6 @@ fn writes(addr: std::net::SocketAddr) -> (f64, String) {
 fn is_leader(addr: std::net::SocketAddr) -> bool {
     let (_, page) = http_get(addr, "/metrics");
     support::sample(&page, "certwright_leader_election_leader", &[]) == Some(1.0)
-}
-
-fn ready(c: Option<&Certificate>) -> bool {
-    c.and_then(|c| c.status.as_ref())
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.is_true("Ready")))
 }
 
 fn cert_yaml(name: &str) -> String {

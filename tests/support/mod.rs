@@ -405,6 +405,13 @@ pub fn samples(page: &str, name: &str) -> Vec<(Vec<(String, String)>, f64)> {
         .collect()
 }
 
+/// Whether the Certificate's Ready condition is True.
+pub fn ready(c: Option<&certwright::api::Certificate>) -> bool {
+    c.and_then(|c| c.status.as_ref())
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.is_true("Ready")))
+}
+
 /// Applies a multi-document YAML of namespaced objects into `namespace` by server-side apply.
 pub async fn apply_yaml(client: &Client, namespace: &str, yaml: &str) {
     use kube::api::{DynamicObject, Patch, PatchParams};

@@ -29,7 +29,7 @@ use super::plan::{Plan, Step, Trigger, fmt_time};
 use super::{ReconcileCtx, request};
 
 mod write;
-use write::{KEYSTORE_RETRY, rewrite_secret, write_secret};
+use write::{KEYSTORE_RETRY, Written, rewrite_secret, write_secret};
 
 fn time(t: SystemTime) -> Time {
     Time(k8s_openapi::jiff::Timestamp::try_from(t).unwrap_or_default())
@@ -44,18 +44,28 @@ fn after(d: Duration) -> Action {
     Action::requeue(d.clamp(Duration::from_secs(1), Duration::from_secs(86_400)))
 }
 
+/// What `execute` did.
+pub enum Executed {
+    /// The step ran (or nothing was due); look again per the action.
+    Done(Action),
+    /// Nothing was written: the step needs the target Secret read fresh from the API first (a
+    /// Secret the cache does not hold turned out to exist).
+    Confirm,
+}
+
 pub async fn execute(
     rctx: &ReconcileCtx,
     cert: &Arc<Certificate>,
     g: Gathered,
     plan: Plan,
     now: SystemTime,
-) -> Result<Action, Error> {
+) -> Result<Executed, Error> {
     let ctx = &rctx.ctx;
     let generation = cert.metadata.generation;
     let old = cert.status.clone().unwrap_or_default();
     let mut st = old.clone();
     let g_next_key_uid = g.next_key_uid.clone();
+    let g_next_key_created = g.next_key_created;
     let mut conds = st.conditions.clone().unwrap_or_default();
     let t = time(now);
     // Set when a Secret was written: the next-key Secret and old requests go after the status.
@@ -126,7 +136,6 @@ pub async fn execute(
             message,
             step,
         } => {
-            set_ready_from_trigger(&mut conds, trigger, &message, generation, &t);
             let issuing = conditions::new(
                 "Issuing",
                 true,
@@ -134,14 +143,21 @@ pub async fn execute(
                 format!("Issuing certificate as {}", lower_first(&message)),
                 generation,
             );
+            // The status reports an issuance in flight (Ready per the trigger, Issuing=True,
+            // the next-key Secret) only once it takes longer than a pass or two: an issuance by
+            // our own issuers completes in milliseconds, and reporting it first would cost two
+            // more status writes and an Event each. Steps that store or create say nothing;
+            // waiting, failing and replacing a request do.
+            let report = |conds: &mut Vec<crate::api::Condition>,
+                          st: &mut CertificateStatus,
+                          issuing: crate::api::Condition| {
+                set_ready_from_trigger(conds, trigger, &message, generation, &t);
+                st.next_private_key_secret_name = Some(gather::next_key_name(cert));
+                conditions::set(conds, issuing, t.clone())
+            };
             match step {
                 Step::StoreKey { replace } => {
                     store_key(rctx, cert, &g, replace).await?;
-                    st.next_private_key_secret_name = Some(gather::next_key_name(cert));
-                    if conditions::set(&mut conds, issuing, t.clone()) {
-                        ctx.event(cert.as_ref(), false, "Issuing", message.clone())
-                            .await;
-                    }
                     // The key is stored: the request is made from the key read back through
                     // the cache on the next pass, so the CSR is always from the persisted key.
                     // The Secret's arrival in the cache triggers that pass (it is annotated
@@ -150,16 +166,15 @@ pub async fn execute(
                     Action::requeue(WAIT_FOR_WATCH)
                 }
                 Step::CreateRequest => {
-                    conditions::set(&mut conds, issuing, t.clone());
                     let key = g
                         .next_key
                         .as_ref()
                         .ok_or_else(|| Error::Invalid("next private key vanished".into()))?;
-                    create_request(rctx, cert, key).await?;
+                    create_request(rctx, cert, key, trigger).await?;
                     Action::await_change()
                 }
                 Step::DeleteRequest { why } => {
-                    conditions::set(&mut conds, issuing, t.clone());
+                    report(&mut conds, &mut st, issuing);
                     if let Some(r) = &g.request {
                         info!(request = %r.name_any(), why, "deleting CertificateRequest");
                         let api = Api::<CertificateRequest>::namespaced(
@@ -175,29 +190,49 @@ pub async fn execute(
                     }
                     Action::requeue(Duration::from_millis(500))
                 }
-                Step::AwaitRequest { message: waiting } => {
+                Step::AwaitRequest { report: false, .. } => {
+                    // The request's signing is a watch event away; the timer is a safety net
+                    // that also lets the next pass report a request nobody answers.
+                    Action::requeue(super::plan::UNSEEN_QUIET)
+                }
+                Step::AwaitRequest {
+                    message: waiting,
+                    report: true,
+                } => {
                     let mut issuing = issuing;
-                    if !waiting.is_empty() {
-                        let name = g.request.as_ref().map(|r| r.name_any()).unwrap_or_default();
-                        issuing.message = Some(format!(
-                            "Waiting for CertificateRequest {name:?}: {waiting}"
-                        ));
+                    let name = g.request.as_ref().map(|r| r.name_any()).unwrap_or_default();
+                    issuing.message = Some(if waiting.is_empty() {
+                        format!("Waiting for CertificateRequest {name:?} to be approved and signed")
+                    } else {
+                        format!("Waiting for CertificateRequest {name:?}: {waiting}")
+                    });
+                    let was_issuing = conds.iter().any(|c| {
+                        c.r#type == "Issuing" && c.status == crate::api::ConditionStatus::True
+                    });
+                    report(&mut conds, &mut st, issuing);
+                    if !was_issuing {
+                        ctx.event(cert.as_ref(), false, "Issuing", message.clone())
+                            .await;
                     }
-                    conditions::set(&mut conds, issuing, t.clone());
-                    // Our issuers answer at once; external and ACME ones take their time and
-                    // the request watch wakes us. The periodic look is a safety net only.
+                    // External and ACME issuers take their time and the request watch wakes
+                    // us. The periodic look is a safety net only.
                     Action::requeue(Duration::from_secs(300))
                 }
                 Step::WriteSecret => {
-                    match write_secret(rctx, cert, &g, &mut st, &mut conds, now, &t).await? {
-                        Some((a, rev)) => {
+                    let why = format!("{}: {message}", trigger.reason());
+                    match write_secret(rctx, cert, &g, &mut st, &mut conds, now, &t, &why).await? {
+                        Written::Done(a, rev) => {
                             issued_revision = rev;
                             a
                         }
-                        None => return Ok(Action::requeue(Duration::from_millis(200))),
+                        Written::Retry => {
+                            return Ok(Executed::Done(Action::requeue(Duration::from_millis(200))));
+                        }
+                        Written::Confirm => return Ok(Executed::Confirm),
                     }
                 }
                 Step::RecordFailure { reason, message: m } => {
+                    report(&mut conds, &mut st, issuing);
                     let n = st.failed_issuance_attempts.unwrap_or(0) + 1;
                     st.failed_issuance_attempts = Some(n);
                     st.last_failure_time = Some(t.clone());
@@ -219,33 +254,19 @@ pub async fn execute(
         // watch is about to deliver (and that delivery triggers the next pass). Nothing after
         // the status write has happened, so the next-key Secret is still there. Retrying on a
         // short timer instead turns a lagging cache into a storm of refused patches.
-        return Ok(Action::requeue(WAIT_FOR_WATCH));
+        return Ok(Executed::Done(Action::requeue(WAIT_FOR_WATCH)));
     }
     // Only now that status records the new revision may the key's second copy go: a crash
     // before this line leaves the next-key Secret, which the UpToDate step removes later.
     if let Some(rev) = issued_revision {
-        observe_issuance(rctx, cert, &old, now);
+        // The issuance-duration histogram: from the key being stored to the revision recorded.
+        if let Some(since) = g_next_key_created {
+            rctx.ctx.metrics.issued(&cert.spec.issuer_ref, since, now);
+        }
         delete_next_key(rctx, cert, g_next_key_uid.as_deref()).await?;
         prune_requests(rctx, cert, rev).await?;
     }
-    Ok(action)
-}
-
-/// Feeds the issuance-duration histogram: from the Issuing condition turning True (as the
-/// status read before this write has it) to now, when the new revision is recorded.
-fn observe_issuance(
-    rctx: &ReconcileCtx,
-    cert: &Certificate,
-    old: &CertificateStatus,
-    now: SystemTime,
-) {
-    let since = crate::api::common::find_condition(old.conditions.as_deref(), "Issuing")
-        .filter(|c| c.status == crate::api::ConditionStatus::True)
-        .and_then(|c| c.last_transition_time.as_ref())
-        .map(|t| SystemTime::from(t.0));
-    if let Some(since) = since {
-        rctx.ctx.metrics.issued(&cert.spec.issuer_ref, since, now);
-    }
+    Ok(Executed::Done(action))
 }
 
 /// Ready=False when the Secret is unusable; a renewal of a still-valid certificate keeps
@@ -277,7 +298,7 @@ fn lower_first(s: &str) -> String {
 }
 
 /// How long to wait for a watch event we expect before looking again anyway.
-const WAIT_FOR_WATCH: Duration = Duration::from_secs(5);
+pub(super) const WAIT_FOR_WATCH: Duration = Duration::from_secs(5);
 
 /// Status writes are JSON merge patches of the whole status: a merge patch replaces the
 /// conditions list as a whole, so a condition we drop (Issuing after success) is really gone
@@ -423,6 +444,7 @@ async fn create_request(
     rctx: &ReconcileCtx,
     cert: &Certificate,
     key: &PrivateKey,
+    trigger: Trigger,
 ) -> Result<(), Error> {
     let ns = cert.namespace().unwrap_or_default();
     let rev = gather::revision(cert) + 1;
@@ -460,19 +482,10 @@ async fn create_request(
         // One request per revision, whatever retries happen: the name is the guarantee.
         Err(e) if is_conflict(&e, 409) => Ok(()),
         Err(e) => Err(e).ctx("creating the CertificateRequest"),
+        // No Event: the Event at the end of the issuance names the request (one Event per
+        // issuance instead of one per step; an issuance that waits gets an Issuing Event).
         Ok(_) => {
-            info!(request = %cr.name_any(), revision = rev, "created CertificateRequest");
-            rctx.ctx
-                .event(
-                    cert,
-                    false,
-                    "Requested",
-                    format!(
-                        "Created new CertificateRequest resource {:?}",
-                        cr.name_any()
-                    ),
-                )
-                .await;
+            info!(request = %cr.name_any(), revision = rev, trigger = trigger.reason(), "created CertificateRequest");
             Ok(())
         }
     }

@@ -92,7 +92,12 @@ pub struct SecretFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestState {
     /// Not signed yet (maybe not even approved); the request's Ready message says why.
-    Pending { message: String },
+    /// `unseen_since` is the request's creation time while no controller has written a
+    /// condition on it yet (an approver and signer are about to), `None` once one has.
+    Pending {
+        message: String,
+        unseen_since: Option<SystemTime>,
+    },
     /// Signed: `status.certificate` is set.
     Issued,
     /// Failed or denied: `reason` is the condition reason (`Failed`, `Denied`).
@@ -178,7 +183,10 @@ pub enum Step {
     /// backoff is over. A new one is created on the next pass.
     DeleteRequest { why: String },
     /// The request is with its issuer; `message` is what the request says about it.
-    AwaitRequest { message: String },
+    /// `report`: say so in the status (Issuing=True). Not while a request just created is
+    /// about to be signed: our issuers sign within milliseconds, and an Issuing condition
+    /// written only to be removed again would cost two status writes per issuance.
+    AwaitRequest { message: String, report: bool },
     /// The request is signed: write the Secret and the status.
     WriteSecret,
     /// The request failed: record the failure (status) so backoff starts.
@@ -217,6 +225,9 @@ pub fn renewal_time(
 }
 
 const ISSUING: &str = "Issuing";
+
+/// How long a new request may sit unanswered before the status says the issuance waits.
+pub const UNSEEN_QUIET: Duration = Duration::from_secs(3);
 
 fn condition<'c>(cert: &'c Certificate, t: &str) -> Option<&'c crate::api::Condition> {
     cert.status
@@ -444,9 +455,13 @@ pub fn plan(s: &Snapshot<'_>) -> Plan {
         },
         (Some(_), Some(r)) => match &r.state {
             RequestState::Issued => issue(Step::WriteSecret),
-            RequestState::Pending { message: m } => {
-                issue(Step::AwaitRequest { message: m.clone() })
-            }
+            RequestState::Pending {
+                message: m,
+                unseen_since,
+            } => issue(Step::AwaitRequest {
+                message: m.clone(),
+                report: unseen_since.is_none_or(|t| s.now >= t + UNSEEN_QUIET),
+            }),
             // A user asking to renew overrides the backoff: clear the failed request and
             // try again (the failure is already counted; it must not count twice).
             RequestState::Failed { .. } if trigger == Trigger::ManuallyTriggered => {
@@ -604,13 +619,37 @@ mod tests {
             matches_key: true,
             matches_spec: true,
         };
+        // Just created and untouched: wait quietly for the signer (no status write)...
         s.request = Some(req(RequestState::Pending {
             message: String::new(),
+            unseen_since: Some(t0()),
         }));
         assert!(matches!(
             plan(&s),
             Plan::Issue {
-                step: Step::AwaitRequest { .. },
+                step: Step::AwaitRequest { report: false, .. },
+                ..
+            }
+        ));
+        // ...but not for long,
+        s.now = t0() + UNSEEN_QUIET;
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::AwaitRequest { report: true, .. },
+                ..
+            }
+        ));
+        // and a request its issuer has answered (pending: ACME, external) is reported at once.
+        s.now = t0();
+        s.request = Some(req(RequestState::Pending {
+            message: "order pending".into(),
+            unseen_since: None,
+        }));
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::AwaitRequest { report: true, .. },
                 ..
             }
         ));

@@ -248,7 +248,9 @@ pub async fn execute(
             }
         }
     };
-    st.conditions = Some(conds);
+    // No conditions stays absent (not an empty list): a pass that sets none must not count as
+    // a status change on a Certificate that has no status yet.
+    st.conditions = (!conds.is_empty() || old.conditions.is_some()).then_some(conds);
     if !write_status(rctx, cert, &old, &st).await? {
         // Our view of the Certificate was stale; decide again on the current one, which the
         // watch is about to deliver (and that delivery triggers the next pass). Nothing after

@@ -48,8 +48,14 @@ pub async fn setup(prefix: &str, opts: Options) -> Setup {
 pub const SOLVER_IP: &str = "192.0.2.10";
 
 /// The controller with its HTTP-01 listener where Pebble validates, writing the routing
-/// objects for [`SOLVER_IP`], and self-checking on loopback.
+/// objects for [`SOLVER_IP`], and self-checking its listener on loopback.
 pub fn start_controller(s: &Setup) -> ControllerProcess {
+    start_controller_checking(s, s.port)
+}
+
+/// [`start_controller`] with the self check connecting to `self_check_port` instead: a port
+/// where nothing listens holds every challenge before acceptance, routing objects in place.
+pub fn start_controller_checking(s: &Setup, self_check_port: u16) -> ControllerProcess {
     ControllerProcess::start(
         &s.ns.name,
         &[
@@ -58,7 +64,7 @@ pub fn start_controller(s: &Setup) -> ControllerProcess {
             "--acme-http01-solver-ip",
             SOLVER_IP,
             "--acme-http01-self-check-address",
-            &format!("127.0.0.1:{}", s.port),
+            &format!("127.0.0.1:{self_check_port}"),
         ],
     )
 }

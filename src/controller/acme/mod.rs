@@ -4,6 +4,7 @@
 pub mod ari;
 pub mod challenges;
 pub mod http01;
+pub mod http01_routes;
 pub mod orders;
 pub mod requests;
 

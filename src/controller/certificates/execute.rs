@@ -25,7 +25,7 @@ use crate::controller::{MANAGER, conditions};
 use crate::pki::{self, KeyEncoding, KeySpec, PrivateKey};
 
 use super::gather::{self, Gathered, SPEC_HASH_ANNOTATION};
-use super::plan::{Plan, Step, Trigger, fmt_time};
+use super::plan::{self, Plan, Step, Trigger, fmt_time};
 use super::{ReconcileCtx, request};
 
 mod write;
@@ -115,7 +115,17 @@ pub async fn execute(
             if g.next_key_exists && !rctx.deleted_keys.contains(g.next_key_uid.as_deref()) {
                 delete_next_key(rctx, cert, g.next_key_uid.as_deref()).await?;
             }
-            after(renewal_time.duration_since(now).unwrap_or_default() + Duration::from_secs(1))
+            // The issuer's say on renewal timing (ACME renewal information): recorded in
+            // status.acme, which the next plan reads; wake up when it is due again.
+            let cert_id = match g.secret_facts.as_ref().map(|s| &s.data) {
+                Some(plan::SecretData::Valid { leaf }) => leaf.ari_cert_id.clone(),
+                _ => None,
+            };
+            let ari_due = crate::controller::acme::ari::refresh(ctx, cert, cert_id.as_deref(), now)
+                .await
+                .unwrap_or(renewal_time);
+            let wake = renewal_time.min(ari_due);
+            after(wake.duration_since(now).unwrap_or_default() + Duration::from_secs(1))
         }
         Plan::BackingOff {
             trigger,
@@ -315,6 +325,11 @@ async fn write_status(
         return Ok(true);
     }
     let mut v = serde_json::to_value(new).map_err(|e| Error::Invalid(e.to_string()))?;
+    // status.acme belongs to the ACME side (controller::acme::ari): never written back from
+    // a copy that may be older than its last write.
+    if let Some(o) = v.as_object_mut() {
+        o.remove("acme");
+    }
     for f in [
         "notBefore",
         "notAfter",

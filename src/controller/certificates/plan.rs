@@ -224,6 +224,20 @@ pub fn renewal_time(
     not_after - before
 }
 
+/// The renewal time of the certificate in the Secret: the spec's ([`renewal_time`]), brought
+/// forward into the ACME server's suggested window when `status.acme.ari` holds one for this
+/// very certificate (see [`crate::issuer::acme::ari`]). The flag says whether the window
+/// decided.
+pub fn effective_renewal_time(cert: &Certificate, leaf: &CertInfo) -> (SystemTime, bool) {
+    let spec = renewal_time(cert, leaf.not_before, leaf.not_after);
+    let ari = cert
+        .status
+        .as_ref()
+        .and_then(|s| s.acme.as_ref())
+        .and_then(|a| a.ari.as_ref());
+    crate::issuer::acme::ari::renewal_time(spec, ari, leaf.ari_cert_id.as_deref())
+}
+
 const ISSUING: &str = "Issuing";
 
 /// How long a new request may sit unanswered before the status says the issuance waits.
@@ -302,11 +316,16 @@ fn trigger(s: &Snapshot<'_>) -> Option<(Trigger, String)> {
             format!("certificate expired at {}", fmt_time(leaf.not_after)),
         ));
     }
-    let renew_at = renewal_time(cert, leaf.not_before, leaf.not_after);
+    let (renew_at, from_ari) = effective_renewal_time(cert, leaf);
     if s.now >= renew_at {
+        let inside = if from_ari {
+            " (inside the renewal window the ACME server suggests)"
+        } else {
+            ""
+        };
         return Some((
             Trigger::Renewing,
-            format!("renewal time {} has passed", fmt_time(renew_at)),
+            format!("renewal time {}{inside} has passed", fmt_time(renew_at)),
         ));
     }
     if let Some(c) = condition(cert, ISSUING)
@@ -409,13 +428,13 @@ pub fn plan(s: &Snapshot<'_>) -> Plan {
                 why,
                 not_before: leaf.not_before,
                 not_after: leaf.not_after,
-                renewal_time: renewal_time(cert, leaf.not_before, leaf.not_after),
+                renewal_time: effective_renewal_time(cert, leaf).0,
             };
         }
         return Plan::UpToDate {
             not_before: leaf.not_before,
             not_after: leaf.not_after,
-            renewal_time: renewal_time(cert, leaf.not_before, leaf.not_after),
+            renewal_time: effective_renewal_time(cert, leaf).0,
         };
     };
 
@@ -700,6 +719,56 @@ mod tests {
         assert_eq!(trigger_of(&p), Some(Trigger::Renewing));
         let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), leaf.not_after));
         assert_eq!(trigger_of(&p), Some(Trigger::Expired));
+    }
+
+    #[test]
+    fn an_acme_renewal_window_for_this_certificate_brings_renewal_forward() {
+        use crate::api::{AcmeRenewalInfoStatus, AcmeRenewalWindow, CertificateAcmeStatus};
+        let mut c = spec();
+        let mut leaf = issued(&c, 90 * 24 * HOUR);
+        leaf.ari_cert_id = Some("aki.serial".into());
+        let spec_time = leaf.not_after - 30 * 24 * HOUR;
+        let at = |t: SystemTime| Time(k8s_openapi::jiff::Timestamp::try_from(t).unwrap());
+        let window = |id: &str, start: SystemTime, end: SystemTime| CertificateAcmeStatus {
+            ari: Some(AcmeRenewalInfoStatus {
+                cert_id: Some(id.into()),
+                suggested_window: Some(AcmeRenewalWindow {
+                    start: Some(at(start)),
+                    end: Some(at(end)),
+                }),
+                ..Default::default()
+            }),
+        };
+        // A window 10-11 days in: renewal falls inside it, long before the spec's time.
+        let (ws, we) = (t0() + 240 * HOUR, t0() + 264 * HOUR);
+        c.status = Some(crate::api::CertificateStatus {
+            acme: Some(window("aki.serial", ws, we)),
+            ..Default::default()
+        });
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), t0() + HOUR));
+        let Plan::UpToDate { renewal_time, .. } = p else {
+            panic!("{p:?}")
+        };
+        assert!(renewal_time >= ws && renewal_time < we, "{renewal_time:?}");
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), we));
+        assert_eq!(trigger_of(&p), Some(Trigger::Renewing));
+        let Plan::Issue { message, .. } = p else {
+            panic!("{p:?}")
+        };
+        assert!(
+            message.contains("renewal window the ACME server suggests"),
+            "{message}"
+        );
+        // The same window recorded for another certificate (the one this replaced) is ignored.
+        c.status = Some(crate::api::CertificateStatus {
+            acme: Some(window("old.cert", ws, we)),
+            ..Default::default()
+        });
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), we));
+        let Plan::UpToDate { renewal_time, .. } = p else {
+            panic!("{p:?}")
+        };
+        assert_eq!(renewal_time, spec_time);
     }
 
     #[test]

@@ -21,8 +21,8 @@ use kube::{Api, ResourceExt};
 use tracing::{debug, info, warn};
 
 use crate::api::Certificate;
+use crate::issuer::IssuerError;
 use crate::issuer::acme::ari;
-use crate::issuer::{self, IssuerError};
 
 use super::super::error::KubeContext;
 use super::super::{Context, Error, MANAGER};
@@ -127,13 +127,18 @@ async fn fetch(
     now: SystemTime,
 ) -> Result<Option<SystemTime>, Error> {
     let ns = cert.namespace().unwrap_or_default();
-    let resolved = match issuer::resolve(
-        &ctx.client,
-        &cert.spec.issuer_ref,
-        &ns,
-        &ctx.settings.cluster_resource_namespace,
-    )
-    .await
+    // Through the request controller's short-lived issuer cache: after a burst of issuances
+    // or a restart, thousands of Certificates ask about the same few issuers at once.
+    let resolved = match ctx
+        .signers
+        .resolve(
+            &ctx.client,
+            &cert.spec.issuer_ref,
+            &ns,
+            &ctx.settings.cluster_resource_namespace,
+            now,
+        )
+        .await
     {
         Ok(r) => r,
         // The certificate flow reports a missing issuer; nothing to add here.

@@ -31,8 +31,15 @@ use super::{ReconcileCtx, request};
 mod write;
 use write::{KEYSTORE_RETRY, Written, rewrite_secret, write_secret};
 
+/// A status time, in whole seconds: the API stores no fractions, so a time computed with
+/// them (a renewal time a third of the lifetime before notAfter) would never equal the stored
+/// one, and every pass would write the status again.
 fn time(t: SystemTime) -> Time {
-    Time(k8s_openapi::jiff::Timestamp::try_from(t).unwrap_or_default())
+    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+    };
+    Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or_default())
 }
 
 fn is_conflict(e: &kube::Error, code: u16) -> bool {
@@ -324,6 +331,17 @@ async fn write_status(
     if old == new {
         return Ok(true);
     }
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let (a, b) = (serde_json::to_value(old), serde_json::to_value(new));
+        if let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (a, b) {
+            let changed: Vec<&String> = a
+                .keys()
+                .chain(b.keys())
+                .filter(|k| a.get(*k) != b.get(*k))
+                .collect();
+            tracing::debug!(?changed, "writing Certificate status");
+        }
+    }
     let mut v = serde_json::to_value(new).map_err(|e| Error::Invalid(e.to_string()))?;
     // status.acme belongs to the ACME side (controller::acme::ari): never written back from
     // a copy that may be older than its last write.
@@ -596,4 +614,18 @@ async fn prune_requests(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_times_are_whole_seconds_as_the_api_stores_them() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_999);
+        let stored: Time = serde_json::from_value(serde_json::to_value(time(t)).unwrap()).unwrap();
+        // Equal to what a read-back returns, so an unchanged status is not written again.
+        assert_eq!(time(t), stored);
+        assert_eq!(time(t).0.as_second(), 1_800_000_000);
+    }
 }

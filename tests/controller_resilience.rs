@@ -98,7 +98,16 @@ async fn all_ready_and_sound(client: &kube::Client, ns: &str, controller: &Contr
     assert_eq!(
         crs.items.len(),
         N,
-        "one CertificateRequest per Certificate and revision"
+        "one CertificateRequest per Certificate and revision: {:?}",
+        crs.items
+            .iter()
+            .map(|r| (
+                r.name_any(),
+                r.annotations()
+                    .get("cert-manager.io/certificate-revision")
+                    .cloned()
+            ))
+            .collect::<Vec<_>>()
     );
 }
 

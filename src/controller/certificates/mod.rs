@@ -266,12 +266,15 @@ async fn reconcile(cert: Arc<Certificate>, rctx: Arc<ReconcileCtx>) -> Result<Ac
             && matches!(
                 decision,
                 plan::Plan::Issue {
-                    step: plan::Step::StoreKey { replace: false },
+                    step: plan::Step::StoreKey { replace: false } | plan::Step::CreateRequest,
                     ..
                 }
             )
         {
-            // Starting a new issuance on what the caches say. Wait instead when they have not
+            // Starting a new issuance (or a new revision's request, when a next key is left
+            // from before) on what the caches say. A cache that lost its watch (kube-apiserver
+            // restarted) can still hold a next-key Secret we deleted while lacking the TLS
+            // Secret we wrote, so both steps need the same care. Wait instead when they have not
             // caught up with our own last Secret write. Confirm with fresh reads of the
             // Certificate and target Secret when the cache cannot be trusted to know: a Secret
             // it lacks although the Certificate was handled before (deleted, or someone else's,

@@ -328,6 +328,7 @@ struct Use {
 }
 
 const CONTROLLERS: &str = "src/controller/mod.rs";
+const EVENTS: &str = "src/controller/events.rs";
 const CERTS: &str = "src/controller/certificates/mod.rs";
 const GATHER: &str = "src/controller/certificates/gather.rs";
 const EXECUTE: &str = "src/controller/certificates/execute.rs";
@@ -593,12 +594,15 @@ const USES: &[Use] = &[
         verbs: &["create", "patch"],
         evidence: &[(HTTP01_ROUTES, "Api::<HttpRoute>", ".patch(")],
     },
-    // kube-runtime's Recorder creates an Event, then patches it when the same one repeats.
+    // An Event is created, then patched when the same one repeats (a series).
     Use {
         group: "events.k8s.io",
         resource: "events",
         verbs: &["create", "patch"],
-        evidence: &[("src/controller/mod.rs", "self.recorder", ".publish(")],
+        evidence: &[
+            (EVENTS, "Api::<Event>", ".patch("),
+            (EVENTS, "reporting_instance", ".create("),
+        ],
     },
 ];
 
@@ -616,6 +620,7 @@ const KNOWN_TYPES: &[&str] = &[
     "EndpointSlice",
     "Ingress",
     "HttpRoute",
+    "Event",
     "K",
 ];
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use certwright::api::{Certificate, Issuer};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use support::{ControllerProcess, TestNamespace, wait_for};
@@ -151,6 +152,29 @@ spec:
         Some(rev),
         "{}",
         fail("re-issued a current certificate")
+    );
+
+    // Five issuances within minutes: their Events of the same reason and action are one
+    // Event counted as a series, not five objects.
+    let events = Api::<Event>::namespaced(client.clone(), &ns.name)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for e in events.items.iter().filter(|e| {
+        e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("short")
+            && e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("Certificate")
+    }) {
+        let key = (e.reason.clone(), e.action.clone());
+        let count = e.series.as_ref().map_or(1, |s| s.count);
+        assert!(
+            seen.insert(key.clone(), count).is_none(),
+            "two Events for {key:?}"
+        );
+    }
+    assert!(
+        seen.values().any(|c| *c >= 2),
+        "no repeated Event became a series: {seen:?}"
     );
 }
 

@@ -5,6 +5,7 @@ pub mod acme;
 pub mod certificates;
 pub mod conditions;
 pub mod error;
+pub mod events;
 pub mod issuers;
 pub mod keystores;
 pub mod requests;
@@ -20,7 +21,6 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use crate::api::CertificateRequest;
-use kube::runtime::events::{Recorder, Reporter};
 
 pub use error::Error;
 
@@ -44,7 +44,8 @@ pub struct Settings {
 pub struct Context {
     pub client: Client,
     pub settings: Settings,
-    pub recorder: Recorder,
+    /// Events about our objects; see [`events`].
+    pub events: events::Events,
     /// Issuer backends loaded for signing, reused for a few seconds.
     pub signers: signers::Signers,
     /// Metrics and health: each controller registers its cache and reports each reconcile.
@@ -59,15 +60,15 @@ impl Context {
         settings: Settings,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Arc<Self> {
-        let reporter = Reporter {
-            controller: MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        let recorder = Recorder::new(client.clone(), reporter);
+        let events = events::Events::new(
+            client.clone(),
+            MANAGER.into(),
+            std::env::var("POD_NAME").ok(),
+        );
         Arc::new(Context {
             client,
             settings,
-            recorder,
+            events,
             signers: Default::default(),
             metrics,
             acme: Default::default(),
@@ -206,19 +207,17 @@ impl Context {
         action: &str,
         note: String,
     ) {
-        use kube::runtime::events::{Event, EventType};
-        let ev = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.to_string(),
-            note: Some(note),
-            action: action.to_string(),
-            secondary: None,
+        let ev = events::Note {
+            warning,
+            reason,
+            action,
+            note,
         };
-        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+        if let Err(e) = self
+            .events
+            .publish(obj.object_ref(&()), ev, self.now())
+            .await
+        {
             tracing::debug!(error = %e, reason, "publishing an Event failed");
         }
     }

@@ -1,5 +1,5 @@
 //! Counting API writes: a tower layer on the kube client that sees every request the process
-//! sends, so no write escapes the count however it is made (typed `Api`, the Event recorder,
+//! sends, so no write escapes the count however it is made (typed `Api`, the Event publisher,
 //! the Lease). Few writes per issuance is a goal of certwright; this counter is how an operator
 //! checks it, and how the failover test proves that a standby writes nothing but its Lease.
 use std::task::{Context, Poll};

@@ -340,6 +340,7 @@ const ACME_ISSUER: &str = "src/issuer/acme/mod.rs";
 const ORDERS: &str = "src/controller/acme/orders.rs";
 const CHALLENGES: &str = "src/controller/acme/challenges.rs";
 const ACME_REQUESTS: &str = "src/controller/acme/requests.rs";
+const DNS01: &str = "src/controller/acme/dns01.rs";
 
 /// Every API call the controller makes. The ClusterRole must equal this list, and every entry
 /// must still be found in the source; when the controller changes, change both together.
@@ -457,6 +458,7 @@ const USES: &[Use] = &[
             (ISSUER, "Api::<Secret>", ".get_opt("),
             (KEYSTORES, "Api::<Secret>", ".get_opt("),
             (ACME_ISSUER, "secrets.get_opt(", "&sel.name"),
+            (DNS01, "Api::<Secret>", ".get_opt("),
         ],
     },
     Use {
@@ -527,7 +529,17 @@ const USES: &[Use] = &[
         group: "acme.cert-manager.io",
         resource: "challenges",
         verbs: &["get"],
-        evidence: &[(ORDERS, "challenges_api", ".get_opt(")],
+        evidence: &[
+            (ORDERS, "challenges_api", ".get_opt("),
+            (DNS01, "Api::<Challenge>", ".get_opt("),
+        ],
+    },
+    // The DNS-01 clean-up finalizer, by merge patch of metadata.finalizers.
+    Use {
+        group: "acme.cert-manager.io",
+        resource: "challenges",
+        verbs: &["patch"],
+        evidence: &[(DNS01, ".patch(&ch.name_any(),", "Patch::Merge(")],
     },
     Use {
         group: "acme.cert-manager.io",

@@ -5,6 +5,7 @@
 //! Use from a test file with `mod support;`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod bind;
 pub mod pebble;
 
 use std::fmt::Debug;

@@ -26,6 +26,8 @@ use crate::api::acme_order::{AcmeChallengeType, AcmeState};
 use crate::api::{Challenge, ChallengeStatus};
 use crate::issuer::acme::plan::{self, ChallengeStep};
 use crate::issuer::acme::solver;
+
+use super::dns01;
 use crate::issuer::{self, IssuerError};
 
 use super::super::error::KubeContext;
@@ -71,7 +73,11 @@ async fn reconcile(c: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error
 async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = ch.namespace().unwrap_or_default();
     let status = ch.status.clone().unwrap_or_default();
+    let dns = ch.spec.r#type == AcmeChallengeType::Dns01;
     if status.state.is_some_and(AcmeState::is_final) || ch.metadata.deletion_timestamp.is_some() {
+        if dns && ch.finalizers().iter().any(|f| f == dns01::FINALIZER) {
+            return release(&ctx, &ns, &ch, &status).await;
+        }
         return Ok(Action::await_change());
     }
     // Gather.
@@ -110,12 +116,32 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
     };
 
     // Plan and execute.
-    let step = plan::plan_challenge(&status, ch.spec.r#type, &ch.spec.url, &authz);
+    let step = plan::plan_challenge(&status, &ch.spec.url, &authz);
     tracing::debug!(?step, "challenge step");
     match step {
         ChallengeStep::Done => Ok(Action::await_change()),
         ChallengeStep::Present => {
-            if ch.spec.r#type == AcmeChallengeType::Http01 {
+            if dns {
+                // The finalizer comes first: a record must never exist without one.
+                dns01::set_finalizer(&ctx, &ch, true)
+                    .await
+                    .ctx("adding the Challenge finalizer")?;
+                if let Err(e) = dns01::present(&ctx, &ch, ctx.now()).await {
+                    let reason = format!("Error presenting the DNS-01 record: {e}");
+                    if e.is_permanent() {
+                        return finish(&ctx, &ns, &ch, &status, AcmeState::Errored, reason).await;
+                    }
+                    // Retried with backoff: a Secret or a server key can be fixed in place.
+                    ctx.event(ch.as_ref(), true, "PresentError", reason.clone())
+                        .await;
+                    let new = ChallengeStatus {
+                        reason: Some(reason.clone()),
+                        ..status.clone()
+                    };
+                    write_status(&ctx, &ns, &ch, &status, new).await?;
+                    return Err(Error::Invalid(format!("{}: {reason}", e.reason())));
+                }
+            } else {
                 match route(&ctx, &ns, &ch).await {
                     Ok(Ok(())) => {}
                     Ok(Err(reason)) => {
@@ -163,6 +189,16 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
             }
             // When an Ingress routes the challenge (or a check address is set), make sure
             // the response is reachable before the CA looks: a failed validation is final.
+            // DNS-01: every authoritative server must answer the record first, or the CA
+            // may ask one that does not have it yet.
+            if dns && let Err(why) = dns01::check_propagation(&ctx, &ch).await {
+                let new = ChallengeStatus {
+                    reason: Some(format!("Waiting for DNS-01 challenge propagation: {why}")),
+                    ..status.clone()
+                };
+                write_status(&ctx, &ns, &ch, &status, new).await?;
+                return Ok(Action::requeue(ctx.settings.acme.dns01.check_retry_period));
+            }
             let settings = &ctx.settings;
             if ch.spec.r#type == AcmeChallengeType::Http01
                 && (settings.acme.http01_solver_ip.is_some()
@@ -270,13 +306,55 @@ async fn finish(
     } else {
         info!("challenge valid");
     }
+    // A DNS-01 record stays "presented" until it is removed (see `release`): the flag is
+    // what says a record may still be out there.
+    let presented = match ch.spec.r#type {
+        AcmeChallengeType::Http01 => Some(false),
+        AcmeChallengeType::Dns01 => old.presented,
+    };
     let new = ChallengeStatus {
-        presented: Some(false),
+        presented,
         processing: Some(false),
         state: Some(state),
         reason: Some(reason),
     };
     write_status(ctx, ns, ch, old, new).await?;
+    Ok(Action::await_change())
+}
+
+/// Removes the DNS-01 record of a finished or deleted Challenge, then its finalizer. A
+/// record known to be presented must be removed first (failures retry with backoff and say
+/// why); one never recorded as presented is removed on a best-effort basis, since a crash
+/// between writing it and recording that is the only way it could exist.
+async fn release(
+    ctx: &Context,
+    ns: &str,
+    ch: &Challenge,
+    status: &ChallengeStatus,
+) -> Result<Action, Error> {
+    let result = dns01::clean_up(ctx, ch, ctx.now()).await;
+    if status.presented == Some(true) {
+        if let Err(e) = result {
+            let reason = format!("Error cleaning up the DNS-01 record: {e}");
+            ctx.event(ch, true, "CleanUpError", reason.clone()).await;
+            let new = ChallengeStatus {
+                reason: Some(reason.clone()),
+                ..status.clone()
+            };
+            write_status(ctx, ns, ch, status, new).await?;
+            return Err(Error::Invalid(format!("{}: {reason}", e.reason())));
+        }
+        let new = ChallengeStatus {
+            presented: Some(false),
+            ..status.clone()
+        };
+        write_status(ctx, ns, ch, status, new).await?;
+    } else if let Err(e) = result {
+        tracing::debug!(error = %e, "best-effort clean-up of a record never presented");
+    }
+    dns01::set_finalizer(ctx, ch, false)
+        .await
+        .ctx("removing the Challenge finalizer")?;
     Ok(Action::await_change())
 }
 

@@ -2,6 +2,7 @@
 //! listener ([`http01`]) that answers for the Challenges being presented. CertificateRequests
 //! for ACME issuers reach [`requests`] from the request controller.
 pub mod challenges;
+pub mod dns01;
 pub mod http01;
 pub mod orders;
 pub mod requests;
@@ -133,6 +134,8 @@ pub struct Settings {
     pub http01_self_check_address: Option<std::net::SocketAddr>,
     /// Most orders of one issuer in progress at the server at once (0: no cap).
     pub max_concurrent_orders: usize,
+    /// DNS-01 lookups and propagation checks.
+    pub dns01: dns01::Settings,
 }
 
 /// What the ACME controllers share within the process.

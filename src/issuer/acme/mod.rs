@@ -1,6 +1,7 @@
 //! The ACME issuer on the Kubernetes side: the account (key Secret, TLS trust, registration)
 //! and the pure plans of the Order/Challenge flow ([`plan`]). The protocol itself is in
 //! [`crate::acme`]; the controllers that drive orders are in `controller::acme`.
+pub mod dns01;
 pub mod plan;
 pub mod solver;
 

@@ -198,9 +198,23 @@ pub fn plan_order(
                 .map(|(i, _)| i)
                 .collect();
             if missing.is_empty() {
+                // A challenge stuck on something (a refused update, a record not propagated
+                // yet) says so on the Order too, and from there on the request and the
+                // Certificate; routine progress does not, to keep status writes few.
+                let mut why = WAITING_FOR_CHALLENGES.to_string();
+                let mut notable: Vec<&str> = challenges
+                    .values()
+                    .flatten()
+                    .filter_map(|c| c.reason.as_deref())
+                    .filter(|r| is_notable(r))
+                    .collect();
+                notable.dedup();
+                if !notable.is_empty() {
+                    why = format!("{why}: {}", notable.join("; "));
+                }
                 OrderStep::Wait {
                     state: AcmeState::Pending,
-                    why: "waiting for the challenges to be validated".into(),
+                    why,
                 }
             } else {
                 OrderStep::Present(missing)
@@ -243,6 +257,16 @@ pub fn plan_order(
     }
 }
 
+/// The Order's reason while its challenges are being solved; followed by `: ` and what the
+/// challenges are stuck on, when anything.
+pub const WAITING_FOR_CHALLENGES: &str = "waiting for the challenges to be validated";
+
+/// Whether a pending Challenge's reason tells of trouble or a wait worth showing upwards
+/// (`Error ...`, `Waiting for ...`), as opposed to routine progress.
+pub fn is_notable(reason: &str) -> bool {
+    reason.starts_with("Error") || reason.starts_with("Waiting for")
+}
+
 /// Whether an authorization still needs solving (the server may reuse valid ones).
 pub fn needs_challenge(a: &AcmeAuthorization) -> bool {
     a.initial_state != Some(AcmeState::Valid)
@@ -268,18 +292,11 @@ pub enum ChallengeStep {
 /// accepted.
 pub fn plan_challenge(
     status: &ChallengeStatus,
-    kind: AcmeChallengeType,
     challenge_url: &str,
     authorization: &acme::Authorization,
 ) -> ChallengeStep {
     if status.state.is_some_and(AcmeState::is_final) {
         return ChallengeStep::Done;
-    }
-    if kind == AcmeChallengeType::Dns01 {
-        return ChallengeStep::Finish {
-            state: AcmeState::Errored,
-            reason: "DNS-01 solving is not implemented in certwright yet".into(),
-        };
     }
     let ours = authorization
         .challenges

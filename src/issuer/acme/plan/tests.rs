@@ -239,32 +239,22 @@ fn authz(status: Status, chall: Status, error: Option<&str>) -> Authorization {
 #[test]
 fn challenge_plan_presents_then_accepts_then_follows_the_server() {
     let url = "https://ca/chall/1";
-    let http = AcmeChallengeType::Http01;
     let fresh = ChallengeStatus::default();
     let a = authz(Status::Pending, Status::Pending, None);
-    assert_eq!(
-        plan_challenge(&fresh, http, url, &a),
-        ChallengeStep::Present
-    );
+    assert_eq!(plan_challenge(&fresh, url, &a), ChallengeStep::Present);
     let presented = ChallengeStatus {
         presented: Some(true),
         processing: Some(true),
         state: Some(AcmeState::Pending),
         ..Default::default()
     };
-    assert_eq!(
-        plan_challenge(&presented, http, url, &a),
-        ChallengeStep::Accept
-    );
+    assert_eq!(plan_challenge(&presented, url, &a), ChallengeStep::Accept);
     // After a restart the server's "processing" says we already accepted: no second accept.
     let a = authz(Status::Pending, Status::Processing, None);
-    assert_eq!(
-        plan_challenge(&presented, http, url, &a),
-        ChallengeStep::Wait
-    );
+    assert_eq!(plan_challenge(&presented, url, &a), ChallengeStep::Wait);
     let a = authz(Status::Valid, Status::Valid, None);
     assert!(matches!(
-        plan_challenge(&presented, http, url, &a),
+        plan_challenge(&presented, url, &a),
         ChallengeStep::Finish {
             state: AcmeState::Valid,
             ..
@@ -272,22 +262,17 @@ fn challenge_plan_presents_then_accepts_then_follows_the_server() {
     ));
     let a = authz(Status::Invalid, Status::Invalid, Some("refused"));
     assert_eq!(
-        plan_challenge(&presented, http, url, &a),
+        plan_challenge(&presented, url, &a),
         ChallengeStep::Finish {
             state: AcmeState::Invalid,
             reason: "connection: refused".into()
         }
     );
     let a = authz(Status::Pending, Status::Pending, None);
+    // DNS-01 follows the same steps (what "present" means is the controller's business).
+    assert_eq!(plan_challenge(&presented, url, &a), ChallengeStep::Accept);
     assert!(matches!(
-        plan_challenge(&presented, AcmeChallengeType::Dns01, url, &a),
-        ChallengeStep::Finish {
-            state: AcmeState::Errored,
-            ..
-        }
-    ));
-    assert!(matches!(
-        plan_challenge(&presented, http, "https://ca/other", &a),
+        plan_challenge(&presented, "https://ca/other", &a),
         ChallengeStep::Finish {
             state: AcmeState::Errored,
             ..

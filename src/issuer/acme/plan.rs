@@ -52,74 +52,90 @@ pub fn challenge_name(
     )
 }
 
-/// How well a solver's selector matches a name; a higher value wins, then list order.
+/// How well a solver's selector matches a name, compared field by field: a `dnsNames` match
+/// first, then the most labels of a matching `dnsZones` entry, then the most `matchLabels`.
+/// Equal ranks keep the solver listed first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Specificity {
-    /// No selector, or one with labels only: (number of labels).
-    Labels(usize),
-    /// A zone that contains the name: (number of labels in the zone, labels matched).
-    Zone(usize, usize),
-    /// The name is listed exactly: (labels matched).
-    Name(usize),
+struct Rank {
+    listed_name: bool,
+    zone_labels: usize,
+    labels: usize,
 }
 
-/// Picks the solver for `name` (with `*.` for a wildcard) as cert-manager documents it: exact
-/// `dnsNames` beat `dnsZones`, a longer zone beats a shorter one, more matching labels break
-/// ties, then the first in the list. A solver whose `matchLabels` the object lacks never
-/// matches; HTTP-01 cannot prove a wildcard name.
+/// The rank of `selector` for `name` (with `*.` for a wildcard), or None when it does not
+/// apply: every part that is set must match (labels all present, the name listed, a zone
+/// containing it), as in cert-manager; a solver without selector matches everything at the
+/// lowest rank.
+fn rank(
+    selector: Option<&crate::api::acme::CertificateDnsNameSelector>,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+) -> Option<Rank> {
+    let Some(sel) = selector else {
+        return Some(Rank {
+            listed_name: false,
+            zone_labels: 0,
+            labels: 0,
+        });
+    };
+    let want = sel.match_labels.clone().unwrap_or_default();
+    if !want.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        return None;
+    }
+    let norm = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let name = norm(name);
+    let names = sel.dns_names.as_deref().unwrap_or_default();
+    let listed_name = names.iter().any(|d| norm(d) == name);
+    if !names.is_empty() && !listed_name {
+        return None;
+    }
+    let zones = sel.dns_zones.as_deref().unwrap_or_default();
+    let zone_labels = zones
+        .iter()
+        .map(|z| norm(z))
+        .filter(|z| !z.is_empty() && (name == *z || name.ends_with(&format!(".{z}"))))
+        .map(|z| z.split('.').count())
+        .max();
+    if !zones.is_empty() && zone_labels.is_none() {
+        return None;
+    }
+    Some(Rank {
+        listed_name,
+        zone_labels: zone_labels.unwrap_or(0),
+        labels: want.len(),
+    })
+}
+
+/// Picks the solver for `name` (with `*.` for a wildcard) as cert-manager documents it: a
+/// solver naming it in `dnsNames` beats one whose `dnsZones` contain it, a longer zone beats a
+/// shorter one, more matching `matchLabels` break ties, then the first in the list. Solvers
+/// of a challenge type the server does not offer (`offered`) are passed over, and HTTP-01
+/// never takes a wildcard name (it cannot prove one).
 pub fn select_solver<'a>(
     solvers: &'a [AcmeChallengeSolver],
     name: &str,
     labels: &BTreeMap<String, String>,
+    offered: impl Fn(AcmeChallengeType) -> bool,
 ) -> Option<(&'a AcmeChallengeSolver, AcmeChallengeType)> {
     let wildcard = name.starts_with("*.");
-    let bare = name.trim_start_matches("*.");
-    let mut best: Option<(Specificity, usize)> = None;
+    let mut best: Option<(Rank, usize, AcmeChallengeType)> = None;
     for (i, s) in solvers.iter().enumerate() {
-        match (&s.http01, &s.dns01) {
-            (Some(_), None) if !wildcard => {}
-            (None, Some(_)) => {}
+        let kind = match (&s.http01, &s.dns01) {
+            (Some(_), None) if !wildcard => AcmeChallengeType::Http01,
+            (None, Some(_)) => AcmeChallengeType::Dns01,
             _ => continue,
-        }
-        let sel = s.selector.clone().unwrap_or_default();
-        let want = sel.match_labels.unwrap_or_default();
-        if !want.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        };
+        if !offered(kind) {
             continue;
         }
-        let n = want.len();
-        let names = sel.dns_names.unwrap_or_default();
-        let zones = sel.dns_zones.unwrap_or_default();
-        let spec = if names.iter().any(|d| d.eq_ignore_ascii_case(name)) {
-            Specificity::Name(n)
-        } else if let Some(z) = zones
-            .iter()
-            .filter(|z| {
-                let z = z.trim_end_matches('.').to_ascii_lowercase();
-                let b = bare.to_ascii_lowercase();
-                b == z || b.ends_with(&format!(".{z}"))
-            })
-            .map(|z| z.split('.').count())
-            .max()
-        {
-            Specificity::Zone(z, n)
-        } else if names.is_empty() && zones.is_empty() {
-            Specificity::Labels(n)
-        } else {
+        let Some(r) = rank(s.selector.as_ref(), name, labels) else {
             continue;
         };
-        if best.is_none_or(|(b, _)| spec > b) {
-            best = Some((spec, i));
+        if best.is_none_or(|(b, _, _)| r > b) {
+            best = Some((r, i, kind));
         }
     }
-    best.map(|(_, i)| {
-        let s = &solvers[i];
-        let kind = if s.http01.is_some() {
-            AcmeChallengeType::Http01
-        } else {
-            AcmeChallengeType::Dns01
-        };
-        (s, kind)
-    })
+    best.map(|(_, i, kind)| (&solvers[i], kind))
 }
 
 /// What a Challenge must present: the key authorization for HTTP-01, its base64url SHA-256

@@ -446,3 +446,32 @@ fn preferred_chain_matches_the_top_issuer_common_name() {
     assert_eq!(choose_chain(&chains, Some("Nobody")), Some(&chains[0]));
     assert_eq!(choose_chain(&[], Some("Root Two")), None);
 }
+
+#[test]
+fn a_stuck_challenge_says_why_on_its_order_and_routine_progress_does_not() {
+    let server = server(Status::Pending);
+    let status = |reason: &str| {
+        Some(ChallengeStatus {
+            state: Some(AcmeState::Pending),
+            reason: Some(reason.into()),
+            ..Default::default()
+        })
+    };
+    let why = |reason: &str| {
+        let challenges: BTreeMap<usize, Option<ChallengeStatus>> = [(0, status(reason))].into();
+        match plan_order(&placed(), Some(&server), &challenges) {
+            OrderStep::Wait { why, .. } => why,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        why("presenting the challenge response"),
+        WAITING_FOR_CHALLENGES
+    );
+    let stuck = why("Error presenting the DNS-01 record: NOTAUTH/BADSIG");
+    assert_eq!(
+        stuck,
+        format!("{WAITING_FOR_CHALLENGES}: Error presenting the DNS-01 record: NOTAUTH/BADSIG")
+    );
+    assert!(why("Waiting for DNS-01 challenge propagation: x").ends_with(": x"));
+}

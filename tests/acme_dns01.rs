@@ -637,6 +637,72 @@ async fn a_record_is_removed_when_its_challenge_is_deleted_while_waiting_for_pro
     assert_clean(&s, &["example.test"], &ctl).await;
 }
 
+#[tokio::test]
+async fn wait_instead_of_self_check_accepts_after_the_wait_where_the_check_cannot_pass() {
+    // The check would ask a server that never gets the record (as behind split-horizon DNS):
+    // with the self check the Challenge waits for ever, as in the deletion test above. With
+    // waitInsteadOfSelfCheck the controller waits the given time instead, and Pebble, which
+    // asks the real server, validates.
+    let s = setup("dns01-wait", &[Zone::new("example.test")], PebbleDns::Bind).await;
+    let stale = Bind::start(&[Zone::new("example.test")]);
+    let ns = s.ns.name.clone();
+    let stale_addr = stale.addr.to_string();
+    let ctl = ControllerProcess::start(
+        &ns,
+        &[
+            "--dns01-recursive-nameservers",
+            &stale_addr,
+            "--dns01-recursive-nameservers-only",
+            "--dns01-check-retry-period",
+            "1s",
+        ],
+    );
+    let key = s.bind.key("k256").secret.clone();
+    let issuer = issuer_yaml(&s, "bind", "k256", "HMACSHA256", Some(&key), false).replace(
+        "      - dns01:\n",
+        "      - waitInsteadOfSelfCheck: 3s\n        dns01:\n",
+    );
+    assert!(issuer.contains("waitInsteadOfSelfCheck"));
+    apply_yaml(&s.client, &ns, &issuer).await;
+    apply_yaml(
+        &s.client,
+        &ns,
+        &certificate_yaml("web", "bind", &["web.example.test"]),
+    )
+    .await;
+    let r = challenge_reason(&s, "web.example.test", "without self-check", &ctl).await;
+    assert!(r.contains("Waiting 3s after presentation"), "{r}");
+    let ch = Api::<Challenge>::namespaced(s.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let presented_at = ch.status.and_then(|s| s.presented_at).expect("presentedAt");
+    wait_ready(&s, "web", &ctl, Duration::from_secs(90)).await;
+    // The CA was asked no sooner than the wait after presentation: both times are whole
+    // seconds rounded down, so the difference is at least the wait.
+    let cert = Api::<Certificate>::namespaced(s.client.clone(), &ns)
+        .get("web")
+        .await
+        .unwrap();
+    let ready_at = cert
+        .status
+        .and_then(|s| s.conditions)
+        .into_iter()
+        .flatten()
+        .find(|c| c.r#type == "Ready")
+        .and_then(|c| c.last_transition_time)
+        .expect("Ready has a transition time");
+    let waited = ready_at.0.duration_since(presented_at.0);
+    assert!(
+        waited.as_secs() >= 3,
+        "ready {waited:?} after presentation\n{}",
+        ctl.log()
+    );
+    assert_clean(&s, &["example.test"], &ctl).await;
+}
+
 /// The RFC 2136 client straight against BIND, no cluster: deleting removes exactly the one
 /// value (a wildcard and its base name share the name), and a wrong key is named as such.
 #[tokio::test]

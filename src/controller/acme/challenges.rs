@@ -163,6 +163,7 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
                 processing: Some(true),
                 state: Some(AcmeState::Pending),
                 reason: Some("presenting the challenge response".into()),
+                presented_at: status.presented_at.clone().or_else(|| Some(now_time(&ctx))),
             };
             write_status(&ctx, &ns, &ch, &status, new).await?;
             // The write comes back through the watch (and so into the listener's cache)
@@ -187,36 +188,15 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
                     return Ok(Action::requeue(Duration::from_secs(10)));
                 }
             }
-            // When an Ingress routes the challenge (or a check address is set), make sure
-            // the response is reachable before the CA looks: a failed validation is final.
-            // DNS-01: every authoritative server must answer the record first, or the CA
-            // may ask one that does not have it yet.
-            if dns && let Err(why) = dns01::check_propagation(&ctx, &ch).await {
+            // A failed validation is final: make sure the CA will find the response first.
+            if let Err((reason, wait)) = ready_to_accept(&ctx, &ch, &status).await {
                 let new = ChallengeStatus {
-                    reason: Some(format!("Waiting for DNS-01 challenge propagation: {why}")),
+                    reason: Some(reason),
+                    presented_at: status.presented_at.clone().or_else(|| Some(now_time(&ctx))),
                     ..status.clone()
                 };
                 write_status(&ctx, &ns, &ch, &status, new).await?;
-                return Ok(Action::requeue(ctx.settings.acme.dns01.check_retry_period));
-            }
-            let settings = &ctx.settings;
-            if ch.spec.r#type == AcmeChallengeType::Http01
-                && (settings.acme.http01_solver_ip.is_some()
-                    || settings.acme.http01_self_check_address.is_some())
-                && let Err(why) = super::http01::self_check(
-                    settings.acme.http01_self_check_address,
-                    &ch.spec.dns_name,
-                    &ch.spec.token,
-                    &ch.spec.key,
-                )
-                .await
-            {
-                let new = ChallengeStatus {
-                    reason: Some(format!("Waiting for HTTP-01 challenge propagation: {why}")),
-                    ..status.clone()
-                };
-                write_status(&ctx, &ns, &ch, &status, new).await?;
-                return Ok(Action::requeue(Duration::from_secs(5)));
+                return Ok(Action::requeue(wait));
             }
             let accepted = match account.accept(&ch.spec.url).await {
                 Ok(c) => c,
@@ -317,9 +297,71 @@ async fn finish(
         processing: Some(false),
         state: Some(state),
         reason: Some(reason),
+        presented_at: old.presented_at.clone(),
     };
     write_status(ctx, ns, ch, old, new).await?;
     Ok(Action::await_change())
+}
+
+/// Whether the CA may be asked to validate now; if not, why (the Challenge's reason) and when
+/// to look again. With `waitInsteadOfSelfCheck`: once that long has passed since
+/// presentation. Otherwise the self check: for DNS-01 every authoritative server answers the
+/// record; for HTTP-01, when an Ingress routes the challenge (or a check address is set), the
+/// token URL answers the key authorization.
+async fn ready_to_accept(
+    ctx: &Context,
+    ch: &Challenge,
+    status: &ChallengeStatus,
+) -> Result<(), (String, Duration)> {
+    let kind = ch.spec.r#type.acme_name().to_ascii_uppercase();
+    if let Some(wait) = ch.spec.solver.wait_instead_of_self_check {
+        let presented = status
+            .presented_at
+            .as_ref()
+            .map(|t| std::time::SystemTime::from(t.0));
+        return plan::accept_after_wait(presented, wait.0, ctx.now()).map_err(|left| {
+            (
+                format!(
+                    "Waiting {wait} after presentation before accepting the {kind} challenge without self-check (waitInsteadOfSelfCheck)"
+                ),
+                left,
+            )
+        });
+    }
+    let settings = &ctx.settings.acme;
+    match ch.spec.r#type {
+        AcmeChallengeType::Dns01 => dns01::check_propagation(ctx, ch).await.map_err(|why| {
+            (
+                format!("Waiting for {kind} challenge propagation: {why}"),
+                settings.dns01.check_retry_period,
+            )
+        }),
+        AcmeChallengeType::Http01
+            if settings.http01_solver_ip.is_some()
+                || settings.http01_self_check_address.is_some() =>
+        {
+            super::http01::self_check(
+                settings.http01_self_check_address,
+                &ch.spec.dns_name,
+                &ch.spec.token,
+                &ch.spec.key,
+            )
+            .await
+            .map_err(|why| {
+                (
+                    format!("Waiting for {kind} challenge propagation: {why}"),
+                    Duration::from_secs(5),
+                )
+            })
+        }
+        AcmeChallengeType::Http01 => Ok(()),
+    }
+}
+
+fn now_time(ctx: &Context) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::try_from(ctx.now()).unwrap_or_default(),
+    )
 }
 
 /// Removes the DNS-01 record of a finished or deleted Challenge, then its finalizer. A

@@ -348,6 +348,24 @@ pub fn plan_challenge(
     }
 }
 
+/// With `waitInsteadOfSelfCheck`: Ok once `wait` has passed since the response was
+/// presented, else how much longer. An unknown presentation time (presented by an older
+/// version) counts from now: the caller records it.
+pub fn accept_after_wait(
+    presented_at: Option<std::time::SystemTime>,
+    wait: std::time::Duration,
+    now: std::time::SystemTime,
+) -> Result<(), std::time::Duration> {
+    let Some(at) = presented_at else {
+        return if wait.is_zero() { Ok(()) } else { Err(wait) };
+    };
+    let due = at + wait;
+    match due.duration_since(now) {
+        Ok(left) if !left.is_zero() => Err(left),
+        _ => Ok(()),
+    }
+}
+
 /// Picks the chain whose top-most certificate was issued by (or is) `preferred`, by common
 /// name, as cert-manager's `preferredChain` does; the first (the server's default) when none
 /// matches or nothing is preferred. Chains that cannot be parsed never match.

@@ -475,3 +475,20 @@ fn a_stuck_challenge_says_why_on_its_order_and_routine_progress_does_not() {
     );
     assert!(why("Waiting for DNS-01 challenge propagation: x").ends_with(": x"));
 }
+
+#[test]
+fn wait_instead_of_self_check_counts_from_presentation() {
+    use std::time::{Duration, SystemTime};
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let w = Duration::from_secs(30);
+    assert_eq!(
+        accept_after_wait(Some(t0), w, t0 + Duration::from_secs(10)),
+        Err(Duration::from_secs(20))
+    );
+    assert_eq!(accept_after_wait(Some(t0), w, t0 + w), Ok(()));
+    assert_eq!(accept_after_wait(Some(t0), w, t0 + 2 * w), Ok(()));
+    // Zero asks at once; an unknown presentation time waits the whole period from now.
+    assert_eq!(accept_after_wait(Some(t0), Duration::ZERO, t0), Ok(()));
+    assert_eq!(accept_after_wait(None, Duration::ZERO, t0), Ok(()));
+    assert_eq!(accept_after_wait(None, w, t0), Err(w));
+}

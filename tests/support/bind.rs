@@ -204,6 +204,16 @@ controls {{ }};
             .collect()
     }
 
+    /// The dynamic updates BIND applied, as it logs them (`updating zone 'z/IN': adding an RR
+    /// at 'name' TXT ...`): evidence of a record even when it lived too briefly to be read.
+    pub fn updates(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("updating zone"))
+            .map(str::to_string)
+            .collect()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("named.log")).unwrap_or_default()
     }

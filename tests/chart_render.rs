@@ -341,6 +341,8 @@ const ORDERS: &str = "src/controller/acme/orders.rs";
 const CHALLENGES: &str = "src/controller/acme/challenges.rs";
 const ACME_REQUESTS: &str = "src/controller/acme/requests.rs";
 const DNS01: &str = "src/controller/acme/dns01.rs";
+const ACME_ARI: &str = "src/controller/acme/ari.rs";
+const HTTP01_ROUTES: &str = "src/controller/acme/http01_routes.rs";
 
 /// Every API call the controller makes. The ClusterRole must equal this list, and every entry
 /// must still be found in the source; when the controller changes, change both together.
@@ -359,13 +361,19 @@ const USES: &[Use] = &[
         group: "cert-manager.io",
         resource: "certificates",
         verbs: &["get"],
-        evidence: &[(GATHER, "Api::<Certificate>", ".get_opt(")],
+        evidence: &[
+            (GATHER, "Api::<Certificate>", ".get_opt("),
+            (ACME_REQUESTS, "Api::<Certificate>", ".get_opt("),
+        ],
     },
     Use {
         group: "cert-manager.io",
         resource: "certificates/status",
         verbs: &["patch"],
-        evidence: &[(EXECUTE, "Api::<Certificate>", ".patch_status(")],
+        evidence: &[
+            (EXECUTE, "Api::<Certificate>", ".patch_status("),
+            (ACME_ARI, "Api::<Certificate>", ".patch_status("),
+        ],
     },
     Use {
         group: "cert-manager.io",
@@ -534,13 +542,6 @@ const USES: &[Use] = &[
             (DNS01, "Api::<Challenge>", ".get_opt("),
         ],
     },
-    // The DNS-01 clean-up finalizer, by merge patch of metadata.finalizers.
-    Use {
-        group: "acme.cert-manager.io",
-        resource: "challenges",
-        verbs: &["patch"],
-        evidence: &[(DNS01, ".patch(&ch.name_any(),", "Patch::Merge(")],
-    },
     Use {
         group: "acme.cert-manager.io",
         resource: "challenges",
@@ -555,6 +556,17 @@ const USES: &[Use] = &[
     },
     Use {
         group: "acme.cert-manager.io",
+        resource: "challenges",
+        verbs: &["patch"],
+        // The finalizers that keep a Challenge until its DNS-01 record or its Ingress rule
+        // is removed, by merge patch of metadata.finalizers.
+        evidence: &[
+            (DNS01, ".patch(&ch.name_any(),", "Patch::Merge("),
+            (HTTP01_ROUTES, "Api::<Challenge>::namespaced", ".patch("),
+        ],
+    },
+    Use {
+        group: "acme.cert-manager.io",
         resource: "challenges/status",
         verbs: &["patch"],
         evidence: &[(CHALLENGES, "Api::<Challenge>::namespaced", ".patch_status(")],
@@ -564,19 +576,32 @@ const USES: &[Use] = &[
         group: "",
         resource: "services",
         verbs: &["create", "patch"],
-        evidence: &[(CHALLENGES, "Api::<Service>", ".patch(")],
+        evidence: &[(HTTP01_ROUTES, "Api::<Service>", ".patch(")],
     },
     Use {
         group: "discovery.k8s.io",
         resource: "endpointslices",
         verbs: &["create", "patch"],
-        evidence: &[(CHALLENGES, "Api::<EndpointSlice>", ".patch(")],
+        evidence: &[(HTTP01_ROUTES, "Api::<EndpointSlice>", ".patch(")],
     },
     Use {
         group: "networking.k8s.io",
         resource: "ingresses",
         verbs: &["create", "patch"],
-        evidence: &[(CHALLENGES, "Api::<Ingress>", ".patch(")],
+        evidence: &[(HTTP01_ROUTES, "Api::<Ingress>", ".patch(")],
+    },
+    // The user's Ingress named by `ingress.name`: read, then its rules written conditionally.
+    Use {
+        group: "networking.k8s.io",
+        resource: "ingresses",
+        verbs: &["get"],
+        evidence: &[(HTTP01_ROUTES, "Api::<Ingress>", ".get_opt(")],
+    },
+    Use {
+        group: "gateway.networking.k8s.io",
+        resource: "httproutes",
+        verbs: &["create", "patch"],
+        evidence: &[(HTTP01_ROUTES, "Api::<HttpRoute>", ".patch(")],
     },
     // kube-runtime's Recorder creates an Event, then patches it when the same one repeats.
     Use {
@@ -600,6 +625,7 @@ const KNOWN_TYPES: &[&str] = &[
     "Service",
     "EndpointSlice",
     "Ingress",
+    "HttpRoute",
     "K",
 ];
 

@@ -162,8 +162,13 @@ async fn external_issuer_signs_and_denies() {
             .and_then(|s| s.certificate.as_ref())
             .is_none()
     );
-    let issuing = condition(Some(&certs.get("ext").await.unwrap()), "Issuing");
-    assert_eq!(issuing.as_deref(), Some("DoesNotExist"), "still issuing");
+    // A request nobody answers is reported as an issuance in flight (after a short quiet
+    // period in which a signer usually answers).
+    wait_for(&certs, "ext", Duration::from_secs(30), |c| {
+        condition(c, "Issuing").as_deref() == Some("DoesNotExist")
+    })
+    .await
+    .expect("the Certificate reports the waiting issuance");
 
     // The external side approves, then signs and reports Ready.
     apply_status(
@@ -536,5 +541,116 @@ async fn name_constraints_reach_the_ca_and_bind_its_leaves() {
                 assert!(out.contains(why), "{name}: {out}");
             }
         }
+    }
+}
+
+const FOREIGN: &str = r#"
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: { name: selfsigned }
+spec: { selfSigned: {} }
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: { name: users-pair }
+spec:
+  secretName: users-tls
+  dnsNames: [users.example.test]
+  privateKey: { algorithm: ECDSA }
+  issuerRef: { name: selfsigned }
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: { name: opaque }
+spec:
+  secretName: opaque-config
+  dnsNames: [opaque.example.test]
+  privateKey: { algorithm: ECDSA }
+  issuerRef: { name: selfsigned }
+"#;
+
+/// Secrets someone else made are never written, whether the Certificate appears after them
+/// (the controller never caches Secrets it did not label, so its first write must find out
+/// by itself) or the controller starts when both exist.
+#[tokio::test]
+async fn secrets_that_are_not_ours_are_never_overwritten() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = TestNamespace::new(&client, "foreign").await;
+    let secrets = Api::<Secret>::namespaced(client.clone(), &ns.name);
+    let certs = Api::<Certificate>::namespaced(client.clone(), &ns.name);
+
+    // A TLS pair made by hand (as `kubectl create secret tls` would), and an Opaque Secret.
+    let key = PrivateKey::generate(KeySpec::EcdsaP256).unwrap();
+    let csr = pki::build_csr(
+        &CsrSpec {
+            subject: Subject::Fields(SubjectFields {
+                common_name: Some("made by hand".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        &key,
+    )
+    .unwrap();
+    let crt = pki::self_sign(csr.as_bytes(), &key, &SignOptions::new(SystemTime::now())).unwrap();
+    let users: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "users-tls" },
+        "type": "kubernetes.io/tls",
+        "stringData": {
+            "tls.crt": crt,
+            "tls.key": *key.to_pem(pki::KeyEncoding::Pkcs8).unwrap(),
+        },
+    }))
+    .unwrap();
+    let opaque: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "opaque-config" },
+        "type": "Opaque",
+        "stringData": { "config.yaml": "a: 1" },
+    }))
+    .unwrap();
+    let pp = kube::api::PostParams {
+        field_manager: Some("kubectl-create".into()),
+        ..Default::default()
+    };
+    let users = secrets.create(&pp, &users).await.unwrap();
+    let opaque = secrets.create(&pp, &opaque).await.unwrap();
+
+    // First the controller runs and the Certificates come later; then a restart finds both.
+    let controller = ControllerProcess::start(&ns.name, &[]);
+    support::apply_yaml(&client, &ns.name, FOREIGN).await;
+    for (cert, reason) in [
+        ("users-pair", "!SecretNotOwned"),
+        ("opaque", "!SecretTypeMismatch"),
+    ] {
+        wait_for(&certs, cert, Duration::from_secs(60), |c| {
+            condition(c, "Ready").as_deref() == Some(reason)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{cert} did not report {reason}; log:\n{}", controller.log()));
+    }
+    drop(controller);
+    let controller = ControllerProcess::start(&ns.name, &[]);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    for (before, cert) in [(&users, "users-pair"), (&opaque, "opaque")] {
+        let now = secrets.get(&before.name_any()).await.unwrap();
+        assert_eq!(
+            now.resource_version(),
+            before.resource_version(),
+            "{cert}: the Secret was written; log:\n{}",
+            controller.log()
+        );
+        assert_eq!(now.data, before.data);
+    }
+    for (cert, reason) in [
+        ("users-pair", "!SecretNotOwned"),
+        ("opaque", "!SecretTypeMismatch"),
+    ] {
+        let c = certs.get(cert).await.unwrap();
+        assert_eq!(
+            condition(Some(&c), "Ready").as_deref(),
+            Some(reason),
+            "{cert}"
+        );
     }
 }

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use super::Error;
 use super::http::{HttpClient, Response};
 use super::jws::{self, AccountKey};
-use super::types::{Authorization, Challenge, DirectoryDoc, Identifier, Order, Problem};
+use super::types::{
+    Authorization, Challenge, DirectoryDoc, Identifier, Order, Problem, RenewalInfo,
+};
 
 /// How often a request is re-signed with a fresh nonce after `badNonce`. The server hands
 /// a new nonce with each rejection, so more than a few in a row means something else is wrong.
@@ -70,6 +72,38 @@ impl Directory {
             .and_then(|m| m.profiles.as_ref())
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Whether the server offers renewal information (RFC 9773): only then may a client ask
+    /// for it or send `replaces` in a new order.
+    pub fn offers_renewal_info(&self) -> bool {
+        self.doc.renewal_info.is_some()
+    }
+
+    /// The renewal information of the certificate `cert_id` (an RFC 9773 certificate
+    /// identifier), with the server's `Retry-After` (how long until asking again) as sent.
+    /// An unauthenticated GET. Fails with [`Error::Protocol`] when the server offers no
+    /// renewal information.
+    pub async fn renewal_info(
+        &self,
+        cert_id: &str,
+    ) -> Result<(RenewalInfo, Option<Duration>), Error> {
+        let base = self
+            .doc
+            .renewal_info
+            .as_deref()
+            .ok_or_else(|| Error::Protocol {
+                url: self.url.clone(),
+                detail: "the directory offers no renewalInfo".into(),
+            })?;
+        let url = format!("{}/{cert_id}", base.trim_end_matches('/'));
+        let rsp = self.http.send(Method::GET, &url, None, Vec::new()).await?;
+        let rsp = check(&url, rsp)?;
+        let retry = rsp
+            .header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Ok((parse(&url, rsp)?, retry))
     }
 
     async fn nonce(&self) -> Result<String, Error> {
@@ -220,14 +254,22 @@ impl Account {
         profile: Option<&str>,
         not_after: Option<&str>,
     ) -> Result<(String, Order), Error> {
+        let opts = NewOrder {
+            profile,
+            not_after,
+            ..NewOrder::default()
+        };
+        self.new_order_with(identifiers, &opts).await
+    }
+
+    /// Creates an order with every optional member of the request; returns its URL and state.
+    pub async fn new_order_with(
+        &self,
+        identifiers: &[Identifier],
+        opts: &NewOrder<'_>,
+    ) -> Result<(String, Order), Error> {
         let url = self.dir.doc.new_order.clone();
-        let mut payload = json!({ "identifiers": identifiers });
-        if let Some(p) = profile {
-            payload["profile"] = json!(p);
-        }
-        if let Some(na) = not_after {
-            payload["notAfter"] = json!(na);
-        }
+        let payload = opts.payload(identifiers);
         let rsp = self.post(&url, Some(&payload)).await?;
         let order_url = location(&url, &rsp)?;
         Ok((order_url, parse(&url, rsp)?))
@@ -286,6 +328,38 @@ impl Account {
             });
         }
         Ok((pem, alternates))
+    }
+}
+
+/// The optional members of a newOrder request (RFC 8555 section 7.4, RFC 9773 section 5,
+/// the ACME profiles extension). Absent members are not sent at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NewOrder<'a> {
+    /// Certificate profile.
+    pub profile: Option<&'a str>,
+    /// Requested start of validity, RFC 3339.
+    pub not_before: Option<&'a str>,
+    /// Requested end of validity, RFC 3339.
+    pub not_after: Option<&'a str>,
+    /// The RFC 9773 identifier of the certificate this order replaces.
+    pub replaces: Option<&'a str>,
+}
+
+impl NewOrder<'_> {
+    /// The request body.
+    pub fn payload(&self, identifiers: &[Identifier]) -> Value {
+        let mut payload = json!({ "identifiers": identifiers });
+        for (k, v) in [
+            ("profile", self.profile),
+            ("notBefore", self.not_before),
+            ("notAfter", self.not_after),
+            ("replaces", self.replaces),
+        ] {
+            if let Some(v) = v {
+                payload[k] = json!(v);
+            }
+        }
+        payload
     }
 }
 
@@ -354,6 +428,27 @@ mod tests {
         );
         assert_eq!(alternate_link(r#" <https://ca/dir>; rel="index""#), None);
         assert_eq!(alternate_link("garbage"), None);
+    }
+
+    #[test]
+    fn new_order_sends_only_the_members_it_has() {
+        let ids = [Identifier::dns("a.test")];
+        let bare = NewOrder::default().payload(&ids);
+        assert_eq!(
+            bare,
+            json!({ "identifiers": [{ "type": "dns", "value": "a.test" }] })
+        );
+        let full = NewOrder {
+            profile: Some("shortlived"),
+            not_before: Some("2026-01-01T00:00:00Z"),
+            not_after: Some("2026-01-02T00:00:00Z"),
+            replaces: Some("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"),
+        }
+        .payload(&ids);
+        assert_eq!(full["profile"], "shortlived");
+        assert_eq!(full["notBefore"], "2026-01-01T00:00:00Z");
+        assert_eq!(full["notAfter"], "2026-01-02T00:00:00Z");
+        assert_eq!(full["replaces"], "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
     }
 
     #[test]

@@ -16,10 +16,10 @@ pub mod http;
 pub mod jws;
 pub mod types;
 
-pub use client::{Account, Directory};
+pub use client::{Account, Directory, NewOrder};
 pub use http::{HttpClient, Trust};
 pub use jws::AccountKey;
-pub use types::{Authorization, Challenge, Identifier, Order, Problem, Status};
+pub use types::{Authorization, Challenge, Identifier, Order, Problem, RenewalInfo, Status};
 
 use thiserror::Error;
 

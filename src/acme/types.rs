@@ -57,6 +57,22 @@ pub struct DirectoryMeta {
     pub profiles: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// The renewal information of one certificate (RFC 9773 section 4.2).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewalInfo {
+    pub suggested_window: SuggestedWindow,
+    #[serde(rename = "explanationURL", default)]
+    pub explanation_url: Option<String>,
+}
+
+/// When the server suggests renewing: RFC 3339 times, as sent.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SuggestedWindow {
+    pub start: String,
+    pub end: String,
+}
+
 /// A name to be certified: `dns` or `ip`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identifier {

@@ -131,6 +131,9 @@ pub struct OrderSpec {
     pub duration: Option<Duration>,
     /// Certificate profile to ask the server for (ACME profiles extension).
     pub profile: Option<String>,
+    /// The RFC 9773 identifier of the certificate this order renews, sent as the order's
+    /// `replaces` when the server offers renewal information.
+    pub replaces: Option<String>,
 }
 
 /// What the ACME server said about the order.

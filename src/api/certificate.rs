@@ -441,4 +441,51 @@ pub struct CertificateStatus {
     pub next_private_key_secret_name: Option<String>,
     /// Consecutive failed issuances; the next attempt waits 1h * 2^(n-1). Unset after a success.
     pub failed_issuance_attempts: Option<i64>,
+    /// What an ACME issuer said about the certificate in the Secret.
+    pub acme: Option<CertificateAcmeStatus>,
+}
+
+/// ACME state of a Certificate, written by the ACME side of the controller (never by the
+/// certificate flow, which only reads it).
+#[skip_serializing_none]
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateAcmeStatus {
+    /// ACME Renewal Information (RFC 9773) for the certificate in the Secret, when the ACME
+    /// server offers it.
+    pub ari: Option<AcmeRenewalInfoStatus>,
+}
+
+/// The renewal window an ACME server suggests for one certificate. `status.renewalTime` is
+/// chosen inside this window, but never later than `renewBefore` or
+/// `renewBeforePercentage` put it; a window whose `certID` is not the Secret's certificate is
+/// ignored.
+#[skip_serializing_none]
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeRenewalInfoStatus {
+    /// The RFC 9773 identifier of the certificate the window is for: base64url of its
+    /// authority key identifier, `.`, base64url of its serial number.
+    #[serde(rename = "certID")]
+    pub cert_id: Option<String>,
+    /// The window the server suggests renewing in.
+    pub suggested_window: Option<AcmeRenewalWindow>,
+    /// A page the server links to explain the window (set when it asks for an early renewal).
+    #[serde(rename = "explanationURL")]
+    pub explanation_url: Option<String>,
+    /// When the renewal information was last fetched.
+    pub last_checked: Option<Time>,
+    /// When it will be fetched again (the server's Retry-After).
+    pub next_check: Option<Time>,
+}
+
+/// A time window.
+#[skip_serializing_none]
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeRenewalWindow {
+    /// Start of the window.
+    pub start: Option<Time>,
+    /// End of the window.
+    pub end: Option<Time>,
 }

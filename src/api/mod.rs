@@ -24,7 +24,8 @@ pub use acme_order::{
     ChallengeStatus, Order, OrderSpec, OrderStatus,
 };
 pub use certificate::{
-    Certificate, CertificatePrivateKey, CertificateSpec, CertificateStatus, PrivateKeyAlgorithm,
+    AcmeRenewalInfoStatus, AcmeRenewalWindow, Certificate, CertificateAcmeStatus,
+    CertificatePrivateKey, CertificateSpec, CertificateStatus, PrivateKeyAlgorithm,
     PrivateKeyEncoding, RotationPolicy, SignatureAlgorithm,
 };
 pub use certificate_request::{

@@ -192,6 +192,20 @@ impl Context {
         reason: &str,
         note: String,
     ) {
+        self.event_as(obj, warning, reason, reason, note).await
+    }
+
+    /// An Event whose action differs from its reason. Events of one object with the same
+    /// reason and action are counted as a series of the first (whose note stays), so a
+    /// different outcome under the same reason needs its own action.
+    pub async fn event_as<K: kube::Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         use kube::runtime::events::{Event, EventType};
         let ev = Event {
             type_: if warning {
@@ -201,7 +215,7 @@ impl Context {
             },
             reason: reason.to_string(),
             note: Some(note),
-            action: reason.to_string(),
+            action: action.to_string(),
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {

@@ -215,12 +215,15 @@ pub struct Issued<'a> {
 /// the chain, the CA and every optional output the spec asks for. When keystores cannot be
 /// built (a missing password Secret) nothing is written and the inner error says why, for a
 /// condition; API failures are the outer error, retried.
+/// Server-side applies the TLS Secret; `force` takes fields over from other managers (a
+/// Secret known to be ours). Returns the written Secret's resourceVersion.
 pub async fn apply(
     ctx: &Context,
     cert: &Certificate,
     issued: &Issued<'_>,
     now: SystemTime,
-) -> Result<Result<(), KeystoreError>, Error> {
+    force: bool,
+) -> Result<Result<Option<String>, KeystoreError>, Error> {
     let passwords = match keystores::passwords(&ctx.client, cert).await {
         Ok(p) => p,
         Err(KeystoreError::Kube(e)) => return Err(e).ctx("reading the keystore password Secret"),
@@ -254,18 +257,16 @@ pub async fn apply(
         },
         ctx.settings.enable_certificate_owner_ref,
     );
-    Api::<Secret>::namespaced(
+    let mut pp = PatchParams::apply(MANAGER);
+    pp.force = force;
+    let written = Api::<Secret>::namespaced(
         ctx.client.clone(),
         cert.metadata.namespace.as_deref().unwrap_or_default(),
     )
-    .patch(
-        &cert.spec.secret_name,
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&obj),
-    )
+    .patch(&cert.spec.secret_name, &pp, &Patch::Apply(&obj))
     .await
     .ctx("writing the TLS Secret")?;
-    Ok(Ok(()))
+    Ok(Ok(written.metadata.resource_version))
 }
 
 /// A controller owner reference to the Certificate.

@@ -42,6 +42,11 @@ pub struct CertInfo {
     pub sha256_fingerprint: String,
     /// Every extension, known or not.
     pub extensions: Vec<ExtensionInfo>,
+    /// The RFC 9773 (ACME Renewal Information) certificate identifier: base64url of the
+    /// authority key identifier's keyIdentifier, `.`, base64url of the serial's DER content
+    /// octets (a leading zero octet included). None without an AKI keyIdentifier, which
+    /// every publicly trusted certificate carries.
+    pub ari_cert_id: Option<String>,
 }
 
 /// Inspects the first certificate of a PEM input.
@@ -63,6 +68,7 @@ pub fn inspect_der(der: &[u8]) -> Result<CertInfo> {
     let (mut ku, mut eku, mut san) = (None, None, SubjectAltNames::default());
     let mut extensions = Vec::new();
     let mut is_ca = false;
+    let mut aki = None;
     for ext in cert.extensions() {
         use x509_parser::extensions::ParsedExtension as P;
         let known = match ext.parsed_extension() {
@@ -82,8 +88,11 @@ pub fn inspect_der(der: &[u8]) -> Result<CertInfo> {
                 is_ca = bc.ca;
                 true
             }
+            P::AuthorityKeyIdentifier(a) => {
+                aki = a.key_identifier.as_ref().map(|k| k.0);
+                true
+            }
             P::SubjectKeyIdentifier(_)
-            | P::AuthorityKeyIdentifier(_)
             | P::CRLDistributionPoints(_)
             | P::AuthorityInfoAccess(_)
             | P::NameConstraints(_) => true,
@@ -111,7 +120,17 @@ pub fn inspect_der(der: &[u8]) -> Result<CertInfo> {
         signature_algorithm: signature_oid_name(&cert.signature_algorithm.algorithm.to_id_string()),
         sha256_fingerprint: fingerprint(der),
         extensions,
+        ari_cert_id: aki.map(|k| ari_cert_id(k, cert.raw_serial())),
     })
+}
+
+/// `base64url(key_identifier) "." base64url(serial)`, unpadded (RFC 9773 section 4.1).
+/// `serial` is the INTEGER's content octets exactly as encoded, so a serial whose high bit is
+/// set keeps its leading zero octet, as the RFC's example shows.
+pub fn ari_cert_id(key_identifier: &[u8], serial: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!("{}.{}", b64.encode(key_identifier), b64.encode(serial))
 }
 
 /// SHA-256 fingerprint of DER bytes, `AB:CD:...`.
@@ -166,4 +185,47 @@ pub(crate) fn subject_key_id<'a>(cert: &'a X509Certificate<'_>) -> Option<&'a [u
             x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
             _ => None,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::KeySpec;
+    use crate::pki::testutil::{leaf, root};
+
+    #[test]
+    fn ari_cert_id_matches_the_rfc_example() {
+        // RFC 9773 section 4.1: keyIdentifier 69:88:5B:..:D4 and serial 00:87:65:43:21 (the
+        // zero octet is part of the DER encoding because 0x87 has its high bit set).
+        let aki = [
+            0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0,
+            0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4,
+        ];
+        let serial = [0x00, 0x87, 0x65, 0x43, 0x21];
+        assert_eq!(
+            ari_cert_id(&aki, &serial),
+            "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
+        );
+    }
+
+    #[test]
+    fn inspected_certificates_carry_their_ari_cert_id() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let ca = root("ARI CA", KeySpec::EcdsaP256);
+        let issued = leaf(&ca, "svc.example");
+        let info = inspect_pem(issued.pem.as_bytes()).unwrap();
+        let id = info.ari_cert_id.expect("a CA-signed leaf has an AKI");
+        let (key_id, serial) = id.split_once('.').unwrap();
+        // The first half is the CA's subject key identifier, the second the leaf's serial.
+        let ca_der = crate::pki::pem::parse_all(ca.pem.as_bytes(), "certificate").unwrap();
+        let ca_cert = parse_certificate(ca_der[0].contents()).unwrap();
+        assert_eq!(
+            b64.decode(key_id).unwrap(),
+            subject_key_id(&ca_cert).unwrap()
+        );
+        let serial = b64.decode(serial).unwrap();
+        assert_eq!(serial_hex(&serial), info.serial);
+        assert!(!id.contains(['=', '+', '/']), "unpadded base64url: {id}");
+    }
 }

@@ -5,6 +5,7 @@
 //! Use from a test file with `mod support;`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod acme;
 pub mod bind;
 pub mod pebble;
 
@@ -239,6 +240,15 @@ pub struct ControllerProcess {
     pub log_path: PathBuf,
 }
 
+/// The binary the controller tests run: `CERTWRIGHT_BIN` when set (`make test` sets it to the
+/// release build, the binary the container image ships), else the one cargo built for the test.
+pub fn controller_bin() -> std::path::PathBuf {
+    std::env::var_os("CERTWRIGHT_BIN")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_certwright").into())
+}
+
 impl ControllerProcess {
     pub fn start(namespace: &str, extra: &[&str]) -> Self {
         Self::start_full(namespace, extra, "certwright=debug,info")
@@ -254,7 +264,7 @@ impl ControllerProcess {
         let log_path =
             std::env::temp_dir().join(format!("certwright-controller-{namespace}-{run}.log"));
         let log = std::fs::File::create(&log_path).expect("controller log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_certwright"))
+        let child = Command::new(controller_bin())
             .args([
                 "controller",
                 "--namespace",
@@ -482,7 +492,7 @@ impl ControllerProcess {
     pub fn start_with_kubeconfig(namespace: &str, kubeconfig: &Path, extra: &[&str]) -> Self {
         let log_path = std::env::temp_dir().join(format!("certwright-controller-{namespace}.log"));
         let log = std::fs::File::create(&log_path).expect("controller log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_certwright"))
+        let child = Command::new(controller_bin())
             .args(["controller", "--namespace", namespace])
             .arg("--kubeconfig")
             .arg(kubeconfig)

@@ -241,6 +241,32 @@ fn challtestsrv(
         .expect("starting pebble-challtestsrv")
 }
 
+impl Pebble {
+    /// Makes Pebble answer `ari_response` (any text; JSON for a valid answer) to renewal
+    /// information requests about the certificate `cert_pem`, through its management API.
+    pub async fn set_renewal_info(&self, cert_pem: &str, ari_response: &str) {
+        use certwright::acme::{HttpClient, Trust};
+        let http = HttpClient::new(&Trust::Bundle(self.ca_bundle.clone().into_bytes())).unwrap();
+        let url = format!("{}/set-renewal-info/", self.management_url);
+        let body = serde_json::json!({ "Certificate": cert_pem, "ARIResponse": ari_response });
+        let rsp = http
+            .send(
+                http::Method::POST,
+                &url,
+                Some("application/json"),
+                body.to_string().into_bytes(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        assert!(
+            rsp.status.is_success(),
+            "POST {url}: {} {}",
+            rsp.status,
+            String::from_utf8_lossy(&rsp.body)
+        );
+    }
+}
+
 impl Drop for Pebble {
     fn drop(&mut self) {
         for c in &mut self.children {

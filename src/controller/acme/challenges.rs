@@ -4,8 +4,10 @@
 //!
 //! HTTP-01 is presented by this process itself: the HTTP-01 listener ([`super::http01`])
 //! answers from the same watch cache this controller runs on once `status.presented` is set.
-//! In a cluster, an Ingress per challenge routes the path to this Pod (see
-//! [`solver`]); no solver Pod and no image pull per challenge.
+//! In a cluster, an Ingress or HTTPRoute per challenge (or a rule in the user's Ingress)
+//! routes the path to this Pod (see [`solver`]); no solver Pod and no image pull per
+//! challenge. DNS-01 writes a TXT record through [`dns01`], under a finalizer that keeps the
+//! Challenge until the record is removed again.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +19,6 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tracing::{info, instrument, warn};
 
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
 use kube::Resource;
 
 use crate::api::acme_order::{AcmeChallengeType, AcmeState};
@@ -78,6 +77,8 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
         if dns && ch.finalizers().iter().any(|f| f == dns01::FINALIZER) {
             return release(&ctx, &ns, &ch, &status).await;
         }
+        // A rule added to a user's Ingress goes as soon as the challenge is over.
+        super::http01_routes::release(&ctx, &ch).await?;
         return Ok(Action::await_change());
     }
     // Gather.
@@ -233,9 +234,9 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
 }
 
 /// Routes the challenge path to this controller in a real cluster (Service, EndpointSlice,
-/// Ingress; see [`solver`]). Skipped when the controller does not know its Pod IP (outside a
-/// cluster, where the listener is reached directly). The inner error is a configuration the
-/// Challenge cannot be solved with.
+/// Ingress or HTTPRoute; see [`solver`] and [`super::http01_routes`]). Skipped when the
+/// controller does not know its Pod IP (outside a cluster, where the listener is reached
+/// directly). The inner error is a configuration the Challenge cannot be solved with.
 async fn route(ctx: &Context, ns: &str, ch: &Challenge) -> Result<Result<(), String>, Error> {
     let (Some(ip), Some(listen)) = (
         ctx.settings.acme.http01_solver_ip,
@@ -248,27 +249,9 @@ async fn route(ctx: &Context, ns: &str, ch: &Challenge) -> Result<Result<(), Str
     };
     let routing = match solver::routing(ch, owner, ip, listen.port()) {
         Ok(r) => r,
-        Err(solver::Unroutable::NotImplemented(what)) => {
-            return Ok(Err(format!(
-                "HTTP-01 through {what} is not implemented in certwright yet"
-            )));
-        }
+        Err(solver::Unroutable::Invalid(why)) => return Ok(Err(why)),
     };
-    let pp = PatchParams::apply(MANAGER).force();
-    let name = routing.service.metadata.name.clone().unwrap_or_default();
-    // Apply creates when missing; the apiserver checks "create" for that, "patch" otherwise.
-    Api::<Service>::namespaced(ctx.client.clone(), ns)
-        .patch(&name, &pp, &Patch::Apply(&routing.service))
-        .await
-        .ctx("applying the HTTP-01 Service")?;
-    Api::<EndpointSlice>::namespaced(ctx.client.clone(), ns)
-        .patch(&name, &pp, &Patch::Apply(&routing.endpoint_slice))
-        .await
-        .ctx("applying the HTTP-01 EndpointSlice")?;
-    Api::<Ingress>::namespaced(ctx.client.clone(), ns)
-        .patch(&name, &pp, &Patch::Apply(&routing.ingress))
-        .await
-        .ctx("applying the HTTP-01 Ingress")?;
+    super::http01_routes::apply(ctx, ns, ch, routing).await?;
     Ok(Ok(()))
 }
 

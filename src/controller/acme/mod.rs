@@ -1,9 +1,11 @@
 //! The ACME controllers: Orders ([`orders`]), Challenges ([`challenges`]) and the HTTP-01
 //! listener ([`http01`]) that answers for the Challenges being presented. CertificateRequests
 //! for ACME issuers reach [`requests`] from the request controller.
+pub mod ari;
 pub mod challenges;
 pub mod dns01;
 pub mod http01;
+pub mod http01_routes;
 pub mod orders;
 pub mod requests;
 
@@ -147,6 +149,8 @@ pub struct State {
     pub backoff: Backoff,
     /// Orders in flight per issuer.
     pub slots: OrderSlots,
+    /// What the renewal-information hook learnt not to ask again.
+    pub ari_skips: ari::Skips,
 }
 
 /// Runs the Order and Challenge controllers, and the HTTP-01 listener when an address is set.

@@ -170,20 +170,37 @@ async fn reconcile_once(
                     .map(|i| Identifier::ip(i)),
             );
             let acme_spec = resolved.spec.acme.clone().unwrap_or_default();
-            let not_after = (acme_spec.enable_duration_feature == Some(true))
-                .then(|| {
-                    order
-                        .spec
-                        .duration
-                        .as_ref()
-                        .map(|d| rfc3339_after(ctx.now(), d.as_std()))
-                })
-                .flatten();
+            let validity = (acme_spec.enable_duration_feature == Some(true))
+                .then(|| order.spec.duration.as_ref())
+                .flatten()
+                .map(|d| crate::issuer::acme::validity::requested_validity(ctx.now(), d.as_std()));
             let profile = order.spec.profile.clone().or(acme_spec.profile.clone());
-            let (url, placed) = match account
-                .new_order(&ids, profile.as_deref(), not_after.as_deref())
-                .await
-            {
+            // `replaces` only to a server that offers renewal information (RFC 9773 section 5).
+            let replaces = order
+                .spec
+                .replaces
+                .as_deref()
+                .filter(|_| account.directory().offers_renewal_info());
+            let request = acme::NewOrder {
+                profile: profile.as_deref(),
+                not_before: validity.as_ref().map(|v| v.0.as_str()),
+                not_after: validity.as_ref().map(|v| v.1.as_str()),
+                replaces,
+            };
+            let placed = match account.new_order_with(&ids, &request).await {
+                // The server may refuse to call this a replacement (the old certificate was
+                // already replaced, or is not one it knows): the renewal must happen anyway.
+                Err(acme::Error::Server { problem, .. }) if replaces.is_some() => {
+                    warn!(%problem, "the ACME server refused `replaces`; ordering without it");
+                    let plain = acme::NewOrder {
+                        replaces: None,
+                        ..request
+                    };
+                    account.new_order_with(&ids, &plain).await
+                }
+                r => r,
+            };
+            let (url, placed) = match placed {
                 Ok(x) => x,
                 Err(e) => {
                     ctx.acme.slots.release(&order);
@@ -480,12 +497,4 @@ async fn write_status(
         .await
         .ctx("writing Order status")?;
     Ok(())
-}
-
-/// `now + d` as RFC 3339, for the order's notAfter.
-fn rfc3339_after(now: std::time::SystemTime, d: Duration) -> String {
-    let t = now + d;
-    k8s_openapi::jiff::Timestamp::try_from(t)
-        .map(|ts| ts.to_string())
-        .unwrap_or_default()
 }

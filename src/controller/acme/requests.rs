@@ -5,7 +5,8 @@ use kube::{Api, Resource, ResourceExt};
 use tracing::info;
 
 use crate::api::acme_order::AcmeState;
-use crate::api::{CertificateRequest, Order};
+use crate::api::{Certificate, CertificateRequest, Order};
+use crate::controller::secret::ann;
 use crate::issuer::acme::plan;
 use crate::issuer::{IssuerError, Resolved, Signed};
 
@@ -38,6 +39,8 @@ pub async fn reconcile(
             Ok(s) => s,
             Err(msg) => return Ok(Outcome::Failed("InvalidOrder", msg)),
         };
+        let mut spec = spec;
+        spec.replaces = replaces(ctx, cr, ns).await?;
         let mut order = Order::new(&name, spec);
         order.metadata.namespace = Some(ns.to_string());
         order.metadata.owner_references = cr.controller_owner_ref(&()).map(|r| vec![r]);
@@ -84,4 +87,27 @@ pub async fn reconcile(
                 .unwrap_or_default()
         ))),
     }
+}
+
+/// The certificate a renewal replaces (RFC 9773 `replaces`): the one whose renewal
+/// information the ACME side recorded on the request's Certificate, which is the certificate
+/// in its Secret. None for a first issuance, a request made outside a Certificate, or a
+/// Certificate whose issuer offers no renewal information. Whether the server accepts it is
+/// settled when the order is placed.
+async fn replaces(
+    ctx: &Context,
+    cr: &CertificateRequest,
+    ns: &str,
+) -> Result<Option<String>, IssuerError> {
+    let Some(cert_name) = cr.annotations().get(ann::CERTIFICATE_NAME) else {
+        return Ok(None);
+    };
+    let cert = Api::<Certificate>::namespaced(ctx.client.clone(), ns)
+        .get_opt(cert_name)
+        .await?;
+    Ok(cert
+        .and_then(|c| c.status)
+        .and_then(|s| s.acme)
+        .and_then(|a| a.ari)
+        .and_then(|a| a.cert_id))
 }

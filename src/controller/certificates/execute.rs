@@ -25,14 +25,21 @@ use crate::controller::{MANAGER, conditions};
 use crate::pki::{self, KeyEncoding, KeySpec, PrivateKey};
 
 use super::gather::{self, Gathered, SPEC_HASH_ANNOTATION};
-use super::plan::{Plan, Step, Trigger, fmt_time};
+use super::plan::{self, Plan, Step, Trigger, fmt_time};
 use super::{ReconcileCtx, request};
 
 mod write;
-use write::{KEYSTORE_RETRY, rewrite_secret, write_secret};
+use write::{KEYSTORE_RETRY, Written, rewrite_secret, write_secret};
 
+/// A status time, in whole seconds: the API stores no fractions, so a time computed with
+/// them (a renewal time a third of the lifetime before notAfter) would never equal the stored
+/// one, and every pass would write the status again.
 fn time(t: SystemTime) -> Time {
-    Time(k8s_openapi::jiff::Timestamp::try_from(t).unwrap_or_default())
+    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+    };
+    Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or_default())
 }
 
 fn is_conflict(e: &kube::Error, code: u16) -> bool {
@@ -44,18 +51,28 @@ fn after(d: Duration) -> Action {
     Action::requeue(d.clamp(Duration::from_secs(1), Duration::from_secs(86_400)))
 }
 
+/// What `execute` did.
+pub enum Executed {
+    /// The step ran (or nothing was due); look again per the action.
+    Done(Action),
+    /// Nothing was written: the step needs the target Secret read fresh from the API first (a
+    /// Secret the cache does not hold turned out to exist).
+    Confirm,
+}
+
 pub async fn execute(
     rctx: &ReconcileCtx,
     cert: &Arc<Certificate>,
     g: Gathered,
     plan: Plan,
     now: SystemTime,
-) -> Result<Action, Error> {
+) -> Result<Executed, Error> {
     let ctx = &rctx.ctx;
     let generation = cert.metadata.generation;
     let old = cert.status.clone().unwrap_or_default();
     let mut st = old.clone();
     let g_next_key_uid = g.next_key_uid.clone();
+    let g_next_key_created = g.next_key_created;
     let mut conds = st.conditions.clone().unwrap_or_default();
     let t = time(now);
     // Set when a Secret was written: the next-key Secret and old requests go after the status.
@@ -105,7 +122,17 @@ pub async fn execute(
             if g.next_key_exists && !rctx.deleted_keys.contains(g.next_key_uid.as_deref()) {
                 delete_next_key(rctx, cert, g.next_key_uid.as_deref()).await?;
             }
-            after(renewal_time.duration_since(now).unwrap_or_default() + Duration::from_secs(1))
+            // The issuer's say on renewal timing (ACME renewal information): recorded in
+            // status.acme, which the next plan reads; wake up when it is due again.
+            let cert_id = match g.secret_facts.as_ref().map(|s| &s.data) {
+                Some(plan::SecretData::Valid { leaf }) => leaf.ari_cert_id.clone(),
+                _ => None,
+            };
+            let ari_due = crate::controller::acme::ari::refresh(ctx, cert, cert_id.as_deref(), now)
+                .await
+                .unwrap_or(renewal_time);
+            let wake = renewal_time.min(ari_due);
+            after(wake.duration_since(now).unwrap_or_default() + Duration::from_secs(1))
         }
         Plan::BackingOff {
             trigger,
@@ -126,7 +153,6 @@ pub async fn execute(
             message,
             step,
         } => {
-            set_ready_from_trigger(&mut conds, trigger, &message, generation, &t);
             let issuing = conditions::new(
                 "Issuing",
                 true,
@@ -134,14 +160,21 @@ pub async fn execute(
                 format!("Issuing certificate as {}", lower_first(&message)),
                 generation,
             );
+            // The status reports an issuance in flight (Ready per the trigger, Issuing=True,
+            // the next-key Secret) only once it takes longer than a pass or two: an issuance by
+            // our own issuers completes in milliseconds, and reporting it first would cost two
+            // more status writes and an Event each. Steps that store or create say nothing;
+            // waiting, failing and replacing a request do.
+            let report = |conds: &mut Vec<crate::api::Condition>,
+                          st: &mut CertificateStatus,
+                          issuing: crate::api::Condition| {
+                set_ready_from_trigger(conds, trigger, &message, generation, &t);
+                st.next_private_key_secret_name = Some(gather::next_key_name(cert));
+                conditions::set(conds, issuing, t.clone())
+            };
             match step {
                 Step::StoreKey { replace } => {
                     store_key(rctx, cert, &g, replace).await?;
-                    st.next_private_key_secret_name = Some(gather::next_key_name(cert));
-                    if conditions::set(&mut conds, issuing, t.clone()) {
-                        ctx.event(cert.as_ref(), false, "Issuing", message.clone())
-                            .await;
-                    }
                     // The key is stored: the request is made from the key read back through
                     // the cache on the next pass, so the CSR is always from the persisted key.
                     // The Secret's arrival in the cache triggers that pass (it is annotated
@@ -150,16 +183,15 @@ pub async fn execute(
                     Action::requeue(WAIT_FOR_WATCH)
                 }
                 Step::CreateRequest => {
-                    conditions::set(&mut conds, issuing, t.clone());
                     let key = g
                         .next_key
                         .as_ref()
                         .ok_or_else(|| Error::Invalid("next private key vanished".into()))?;
-                    create_request(rctx, cert, key).await?;
+                    create_request(rctx, cert, key, trigger).await?;
                     Action::await_change()
                 }
                 Step::DeleteRequest { why } => {
-                    conditions::set(&mut conds, issuing, t.clone());
+                    report(&mut conds, &mut st, issuing);
                     if let Some(r) = &g.request {
                         info!(request = %r.name_any(), why, "deleting CertificateRequest");
                         let api = Api::<CertificateRequest>::namespaced(
@@ -175,29 +207,49 @@ pub async fn execute(
                     }
                     Action::requeue(Duration::from_millis(500))
                 }
-                Step::AwaitRequest { message: waiting } => {
+                Step::AwaitRequest { report: false, .. } => {
+                    // The request's signing is a watch event away; the timer is a safety net
+                    // that also lets the next pass report a request nobody answers.
+                    Action::requeue(super::plan::UNSEEN_QUIET)
+                }
+                Step::AwaitRequest {
+                    message: waiting,
+                    report: true,
+                } => {
                     let mut issuing = issuing;
-                    if !waiting.is_empty() {
-                        let name = g.request.as_ref().map(|r| r.name_any()).unwrap_or_default();
-                        issuing.message = Some(format!(
-                            "Waiting for CertificateRequest {name:?}: {waiting}"
-                        ));
+                    let name = g.request.as_ref().map(|r| r.name_any()).unwrap_or_default();
+                    issuing.message = Some(if waiting.is_empty() {
+                        format!("Waiting for CertificateRequest {name:?} to be approved and signed")
+                    } else {
+                        format!("Waiting for CertificateRequest {name:?}: {waiting}")
+                    });
+                    let was_issuing = conds.iter().any(|c| {
+                        c.r#type == "Issuing" && c.status == crate::api::ConditionStatus::True
+                    });
+                    report(&mut conds, &mut st, issuing);
+                    if !was_issuing {
+                        ctx.event(cert.as_ref(), false, "Issuing", message.clone())
+                            .await;
                     }
-                    conditions::set(&mut conds, issuing, t.clone());
-                    // Our issuers answer at once; external and ACME ones take their time and
-                    // the request watch wakes us. The periodic look is a safety net only.
+                    // External and ACME issuers take their time and the request watch wakes
+                    // us. The periodic look is a safety net only.
                     Action::requeue(Duration::from_secs(300))
                 }
                 Step::WriteSecret => {
-                    match write_secret(rctx, cert, &g, &mut st, &mut conds, now, &t).await? {
-                        Some((a, rev)) => {
+                    let why = format!("{}: {message}", trigger.reason());
+                    match write_secret(rctx, cert, &g, &mut st, &mut conds, now, &t, &why).await? {
+                        Written::Done(a, rev) => {
                             issued_revision = rev;
                             a
                         }
-                        None => return Ok(Action::requeue(Duration::from_millis(200))),
+                        Written::Retry => {
+                            return Ok(Executed::Done(Action::requeue(Duration::from_millis(200))));
+                        }
+                        Written::Confirm => return Ok(Executed::Confirm),
                     }
                 }
                 Step::RecordFailure { reason, message: m } => {
+                    report(&mut conds, &mut st, issuing);
                     let n = st.failed_issuance_attempts.unwrap_or(0) + 1;
                     st.failed_issuance_attempts = Some(n);
                     st.last_failure_time = Some(t.clone());
@@ -213,39 +265,27 @@ pub async fn execute(
             }
         }
     };
-    st.conditions = Some(conds);
+    // No conditions stays absent (not an empty list): a pass that sets none must not count as
+    // a status change on a Certificate that has no status yet.
+    st.conditions = (!conds.is_empty() || old.conditions.is_some()).then_some(conds);
     if !write_status(rctx, cert, &old, &st).await? {
         // Our view of the Certificate was stale; decide again on the current one, which the
         // watch is about to deliver (and that delivery triggers the next pass). Nothing after
         // the status write has happened, so the next-key Secret is still there. Retrying on a
         // short timer instead turns a lagging cache into a storm of refused patches.
-        return Ok(Action::requeue(WAIT_FOR_WATCH));
+        return Ok(Executed::Done(Action::requeue(WAIT_FOR_WATCH)));
     }
     // Only now that status records the new revision may the key's second copy go: a crash
     // before this line leaves the next-key Secret, which the UpToDate step removes later.
     if let Some(rev) = issued_revision {
-        observe_issuance(rctx, cert, &old, now);
+        // The issuance-duration histogram: from the key being stored to the revision recorded.
+        if let Some(since) = g_next_key_created {
+            rctx.ctx.metrics.issued(&cert.spec.issuer_ref, since, now);
+        }
         delete_next_key(rctx, cert, g_next_key_uid.as_deref()).await?;
         prune_requests(rctx, cert, rev).await?;
     }
-    Ok(action)
-}
-
-/// Feeds the issuance-duration histogram: from the Issuing condition turning True (as the
-/// status read before this write has it) to now, when the new revision is recorded.
-fn observe_issuance(
-    rctx: &ReconcileCtx,
-    cert: &Certificate,
-    old: &CertificateStatus,
-    now: SystemTime,
-) {
-    let since = crate::api::common::find_condition(old.conditions.as_deref(), "Issuing")
-        .filter(|c| c.status == crate::api::ConditionStatus::True)
-        .and_then(|c| c.last_transition_time.as_ref())
-        .map(|t| SystemTime::from(t.0));
-    if let Some(since) = since {
-        rctx.ctx.metrics.issued(&cert.spec.issuer_ref, since, now);
-    }
+    Ok(Executed::Done(action))
 }
 
 /// Ready=False when the Secret is unusable; a renewal of a still-valid certificate keeps
@@ -277,7 +317,7 @@ fn lower_first(s: &str) -> String {
 }
 
 /// How long to wait for a watch event we expect before looking again anyway.
-const WAIT_FOR_WATCH: Duration = Duration::from_secs(5);
+pub(super) const WAIT_FOR_WATCH: Duration = Duration::from_secs(5);
 
 /// Status writes are JSON merge patches of the whole status: a merge patch replaces the
 /// conditions list as a whole, so a condition we drop (Issuing after success) is really gone
@@ -291,7 +331,23 @@ async fn write_status(
     if old == new {
         return Ok(true);
     }
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let (a, b) = (serde_json::to_value(old), serde_json::to_value(new));
+        if let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (a, b) {
+            let changed: Vec<&String> = a
+                .keys()
+                .chain(b.keys())
+                .filter(|k| a.get(*k) != b.get(*k))
+                .collect();
+            tracing::debug!(?changed, "writing Certificate status");
+        }
+    }
     let mut v = serde_json::to_value(new).map_err(|e| Error::Invalid(e.to_string()))?;
+    // status.acme belongs to the ACME side (controller::acme::ari): never written back from
+    // a copy that may be older than its last write.
+    if let Some(o) = v.as_object_mut() {
+        o.remove("acme");
+    }
     for f in [
         "notBefore",
         "notAfter",
@@ -423,6 +479,7 @@ async fn create_request(
     rctx: &ReconcileCtx,
     cert: &Certificate,
     key: &PrivateKey,
+    trigger: Trigger,
 ) -> Result<(), Error> {
     let ns = cert.namespace().unwrap_or_default();
     let rev = gather::revision(cert) + 1;
@@ -460,19 +517,10 @@ async fn create_request(
         // One request per revision, whatever retries happen: the name is the guarantee.
         Err(e) if is_conflict(&e, 409) => Ok(()),
         Err(e) => Err(e).ctx("creating the CertificateRequest"),
+        // No Event: the Event at the end of the issuance names the request (one Event per
+        // issuance instead of one per step; an issuance that waits gets an Issuing Event).
         Ok(_) => {
-            info!(request = %cr.name_any(), revision = rev, "created CertificateRequest");
-            rctx.ctx
-                .event(
-                    cert,
-                    false,
-                    "Requested",
-                    format!(
-                        "Created new CertificateRequest resource {:?}",
-                        cr.name_any()
-                    ),
-                )
-                .await;
+            info!(request = %cr.name_any(), revision = rev, trigger = trigger.reason(), "created CertificateRequest");
             Ok(())
         }
     }
@@ -566,4 +614,18 @@ async fn prune_requests(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_times_are_whole_seconds_as_the_api_stores_them() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_999);
+        let stored: Time = serde_json::from_value(serde_json::to_value(time(t)).unwrap()).unwrap();
+        // Equal to what a read-back returns, so an unchanged status is not written again.
+        assert_eq!(time(t), stored);
+        assert_eq!(time(t).0.as_second(), 1_800_000_000);
+    }
 }

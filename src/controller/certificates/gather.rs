@@ -27,6 +27,8 @@ pub struct Gathered {
     pub next_key_exists: bool,
     /// The next-key Secret's uid, to delete exactly that one.
     pub next_key_uid: Option<String>,
+    /// When the next-key Secret was created: the start of the issuance, for its metric.
+    pub next_key_created: Option<SystemTime>,
     pub request: Option<CertificateRequest>,
     pub request_facts: Option<RequestFacts>,
     pub secret_matches_current_request: Option<bool>,
@@ -250,6 +252,10 @@ pub async fn gather(
         secret_facts,
         next_key_exists: next_key_secret.is_some(),
         next_key_uid: next_key_secret.as_ref().and_then(|s| s.uid()),
+        next_key_created: next_key_secret
+            .as_ref()
+            .and_then(|s| s.metadata.creation_timestamp.as_ref())
+            .map(|t| SystemTime::from(t.0)),
         next_key,
         request,
         request_facts,
@@ -279,8 +285,16 @@ pub fn request_facts(
             message: condition_message(r, "Ready"),
         }
     } else {
+        let untouched = st.conditions.as_ref().is_none_or(|c| c.is_empty());
         RequestState::Pending {
             message: condition_message(r, "Ready"),
+            unseen_since: untouched.then(|| {
+                r.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| SystemTime::from(t.0))
+                    .unwrap_or(SystemTime::UNIX_EPOCH)
+            }),
         }
     };
     RequestFacts {

@@ -8,7 +8,7 @@ pub mod plan;
 pub mod request;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
@@ -24,6 +24,7 @@ use crate::metrics::WithStore;
 use super::error::KubeContext;
 use super::secret::{MANAGED_LABEL, ann};
 use super::{Context, Error, lean_watch, namespaced_api};
+use execute::{Executed, WAIT_FOR_WATCH};
 
 /// The caches a reconcile reads instead of the API.
 #[derive(Clone)]
@@ -62,6 +63,7 @@ pub fn controller(
         caches,
         stale: Stale::default(),
         deleted_keys: DeletedKeys::default(),
+        secret_writes: SecretWrites::default(),
     });
     Controller::for_stream(certificates, cert_store)
         .with_store(|s| register_caches(&ctx, s, &rctx.caches))
@@ -96,6 +98,69 @@ pub struct ReconcileCtx {
     pub caches: Arc<Caches>,
     pub stale: Stale,
     pub deleted_keys: DeletedKeys,
+    pub secret_writes: SecretWrites,
+}
+
+/// The TLS Secrets we wrote whose new version the cache may not show yet, by
+/// `namespace/name`: the resourceVersion our write produced and when. Right after an
+/// issuance, the Certificate's new status often arrives before the Secret; deciding then on
+/// the cache would see no Secret (or the old one) and start a second issuance. Knowing what we
+/// wrote, the reconcile waits for the Secret's watch event instead of reading it from the API.
+#[derive(Default)]
+pub struct SecretWrites(std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>);
+
+/// How the cached target Secret compares with our last write of it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lag {
+    /// The cache shows our last write, or we wrote nothing since it was filled.
+    Current,
+    /// The cache does not show our write yet; its watch event is on the way.
+    Behind,
+    /// We wrote it a while ago and the cache still shows something else: it was changed or
+    /// deleted since, or the watch is in trouble. Only a read from the API can tell.
+    Unknown,
+}
+
+/// How long a write may take to show in the cache before we stop waiting for it.
+const WATCH_DELAY: Duration = Duration::from_secs(10);
+
+impl SecretWrites {
+    fn key(cert: &Certificate) -> String {
+        format!(
+            "{}/{}",
+            cert.namespace().unwrap_or_default(),
+            cert.spec.secret_name
+        )
+    }
+
+    pub fn wrote(&self, cert: &Certificate, version: Option<String>) {
+        let Some(v) = version else { return };
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Entries only save requests; dropping them all now and then is harmless.
+        if map.len() >= 100_000 {
+            map.clear();
+        }
+        map.insert(Self::key(cert), (v, Instant::now()));
+    }
+
+    /// Compares the cached Secret's version with our last write; forgets the write once the
+    /// cache shows it (or once it is too old to wait for).
+    pub fn lag(&self, cert: &Certificate, cached: Option<&Secret>) -> Lag {
+        let key = Self::key(cert);
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((version, at)) = map.get(&key) else {
+            return Lag::Current;
+        };
+        if cached.and_then(|s| s.metadata.resource_version.as_ref()) == Some(version) {
+            map.remove(&key);
+            Lag::Current
+        } else if at.elapsed() < WATCH_DELAY {
+            Lag::Behind
+        } else {
+            map.remove(&key);
+            Lag::Unknown
+        }
+    }
 }
 
 /// Next-key Secrets (by uid) we deleted: the Secret cache may show one for a moment after,
@@ -192,40 +257,58 @@ async fn reconcile(cert: Arc<Certificate>, rctx: Arc<ReconcileCtx>) -> Result<Ac
     }
     let now = rctx.ctx.now();
     let mut cert = cert;
-    let mut g = gather::gather(&rctx, &cert, false).await?;
-    let mut decision = plan::plan(&g.snapshot(&cert, now));
-    match decision {
-        plan::Plan::Issue {
-            step: plan::Step::StoreKey { replace: false },
-            ..
-        } => {
-            // Starting a new issuance: confirm on the current Certificate and target Secret
-            // (see `gather`). Two reads per issuance, none in the steady state.
-            let api = Api::<Certificate>::namespaced(
-                rctx.ctx.client.clone(),
-                &cert.namespace().unwrap_or_default(),
-            );
-            let Some(fresh) = api
-                .get_opt(&cert.name_any())
-                .await
-                .ctx("reading the Certificate")?
-            else {
-                return Ok(Action::await_change());
+    let mut fresh = false;
+    loop {
+        let g = gather::gather(&rctx, &cert, fresh).await?;
+        let lag = rctx.secret_writes.lag(&cert, g.secret.as_ref());
+        let decision = plan::plan(&g.snapshot(&cert, now));
+        if !fresh
+            && matches!(
+                decision,
+                plan::Plan::Issue {
+                    step: plan::Step::StoreKey { replace: false },
+                    ..
+                }
+            )
+        {
+            // Starting a new issuance on what the caches say. Wait instead when they have not
+            // caught up with our own last Secret write. Confirm with fresh reads of the
+            // Certificate and target Secret when the cache cannot be trusted to know: a Secret
+            // it lacks although the Certificate was handled before (deleted, or someone else's,
+            // which is never cached), or our write is long unseen. A new Certificate without a
+            // cached Secret starts at once: if a Secret exists after all, writing it is refused
+            // (see `write_secret`) and then read. No read in the steady state.
+            let has_history = cert.status.as_ref().is_some_and(|s| {
+                s.revision.is_some() || s.conditions.as_ref().is_some_and(|c| !c.is_empty())
+            });
+            let confirm = match lag {
+                Lag::Behind => return Ok(Action::requeue(WAIT_FOR_WATCH)),
+                Lag::Unknown => true,
+                Lag::Current => has_history && g.secret.is_none(),
             };
-            cert = Arc::new(fresh);
-            g = gather::gather(&rctx, &cert, true).await?;
-            decision = plan::plan(&g.snapshot(&cert, now));
+            if confirm {
+                let api = Api::<Certificate>::namespaced(
+                    rctx.ctx.client.clone(),
+                    &cert.namespace().unwrap_or_default(),
+                );
+                let Some(current) = api
+                    .get_opt(&cert.name_any())
+                    .await
+                    .ctx("reading the Certificate")?
+                else {
+                    return Ok(Action::await_change());
+                };
+                cert = Arc::new(current);
+                fresh = true;
+                continue;
+            }
         }
-        // About to write a Secret the cache does not hold: it may exist and not be ours.
-        plan::Plan::Issue {
-            step: plan::Step::WriteSecret,
-            ..
-        } if g.secret.is_none() => {
-            g = gather::gather(&rctx, &cert, true).await?;
-            decision = plan::plan(&g.snapshot(&cert, now));
+        tracing::debug!(?decision, "plan");
+        match execute::execute(&rctx, &cert, g, decision, now).await? {
+            Executed::Done(action) => return Ok(action),
+            Executed::Confirm if !fresh => fresh = true,
+            // Refused although just read: someone is writing it right now; look again later.
+            Executed::Confirm => return Ok(Action::requeue(WAIT_FOR_WATCH)),
         }
-        _ => {}
     }
-    tracing::debug!(?decision, "plan");
-    execute::execute(&rctx, &cert, g, decision, now).await
 }

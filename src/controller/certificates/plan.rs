@@ -92,7 +92,12 @@ pub struct SecretFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestState {
     /// Not signed yet (maybe not even approved); the request's Ready message says why.
-    Pending { message: String },
+    /// `unseen_since` is the request's creation time while no controller has written a
+    /// condition on it yet (an approver and signer are about to), `None` once one has.
+    Pending {
+        message: String,
+        unseen_since: Option<SystemTime>,
+    },
     /// Signed: `status.certificate` is set.
     Issued,
     /// Failed or denied: `reason` is the condition reason (`Failed`, `Denied`).
@@ -178,7 +183,10 @@ pub enum Step {
     /// backoff is over. A new one is created on the next pass.
     DeleteRequest { why: String },
     /// The request is with its issuer; `message` is what the request says about it.
-    AwaitRequest { message: String },
+    /// `report`: say so in the status (Issuing=True). Not while a request just created is
+    /// about to be signed: our issuers sign within milliseconds, and an Issuing condition
+    /// written only to be removed again would cost two status writes per issuance.
+    AwaitRequest { message: String, report: bool },
     /// The request is signed: write the Secret and the status.
     WriteSecret,
     /// The request failed: record the failure (status) so backoff starts.
@@ -216,7 +224,24 @@ pub fn renewal_time(
     not_after - before
 }
 
+/// The renewal time of the certificate in the Secret: the spec's ([`renewal_time`]), brought
+/// forward into the ACME server's suggested window when `status.acme.ari` holds one for this
+/// very certificate (see [`crate::issuer::acme::ari`]). The flag says whether the window
+/// decided.
+pub fn effective_renewal_time(cert: &Certificate, leaf: &CertInfo) -> (SystemTime, bool) {
+    let spec = renewal_time(cert, leaf.not_before, leaf.not_after);
+    let ari = cert
+        .status
+        .as_ref()
+        .and_then(|s| s.acme.as_ref())
+        .and_then(|a| a.ari.as_ref());
+    crate::issuer::acme::ari::renewal_time(spec, ari, leaf.ari_cert_id.as_deref())
+}
+
 const ISSUING: &str = "Issuing";
+
+/// How long a new request may sit unanswered before the status says the issuance waits.
+pub const UNSEEN_QUIET: Duration = Duration::from_secs(3);
 
 fn condition<'c>(cert: &'c Certificate, t: &str) -> Option<&'c crate::api::Condition> {
     cert.status
@@ -291,11 +316,16 @@ fn trigger(s: &Snapshot<'_>) -> Option<(Trigger, String)> {
             format!("certificate expired at {}", fmt_time(leaf.not_after)),
         ));
     }
-    let renew_at = renewal_time(cert, leaf.not_before, leaf.not_after);
+    let (renew_at, from_ari) = effective_renewal_time(cert, leaf);
     if s.now >= renew_at {
+        let inside = if from_ari {
+            " (inside the renewal window the ACME server suggests)"
+        } else {
+            ""
+        };
         return Some((
             Trigger::Renewing,
-            format!("renewal time {} has passed", fmt_time(renew_at)),
+            format!("renewal time {}{inside} has passed", fmt_time(renew_at)),
         ));
     }
     if let Some(c) = condition(cert, ISSUING)
@@ -398,13 +428,13 @@ pub fn plan(s: &Snapshot<'_>) -> Plan {
                 why,
                 not_before: leaf.not_before,
                 not_after: leaf.not_after,
-                renewal_time: renewal_time(cert, leaf.not_before, leaf.not_after),
+                renewal_time: effective_renewal_time(cert, leaf).0,
             };
         }
         return Plan::UpToDate {
             not_before: leaf.not_before,
             not_after: leaf.not_after,
-            renewal_time: renewal_time(cert, leaf.not_before, leaf.not_after),
+            renewal_time: effective_renewal_time(cert, leaf).0,
         };
     };
 
@@ -444,9 +474,13 @@ pub fn plan(s: &Snapshot<'_>) -> Plan {
         },
         (Some(_), Some(r)) => match &r.state {
             RequestState::Issued => issue(Step::WriteSecret),
-            RequestState::Pending { message: m } => {
-                issue(Step::AwaitRequest { message: m.clone() })
-            }
+            RequestState::Pending {
+                message: m,
+                unseen_since,
+            } => issue(Step::AwaitRequest {
+                message: m.clone(),
+                report: unseen_since.is_none_or(|t| s.now >= t + UNSEEN_QUIET),
+            }),
             // A user asking to renew overrides the backoff: clear the failed request and
             // try again (the failure is already counted; it must not count twice).
             RequestState::Failed { .. } if trigger == Trigger::ManuallyTriggered => {
@@ -604,13 +638,37 @@ mod tests {
             matches_key: true,
             matches_spec: true,
         };
+        // Just created and untouched: wait quietly for the signer (no status write)...
         s.request = Some(req(RequestState::Pending {
             message: String::new(),
+            unseen_since: Some(t0()),
         }));
         assert!(matches!(
             plan(&s),
             Plan::Issue {
-                step: Step::AwaitRequest { .. },
+                step: Step::AwaitRequest { report: false, .. },
+                ..
+            }
+        ));
+        // ...but not for long,
+        s.now = t0() + UNSEEN_QUIET;
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::AwaitRequest { report: true, .. },
+                ..
+            }
+        ));
+        // and a request its issuer has answered (pending: ACME, external) is reported at once.
+        s.now = t0();
+        s.request = Some(req(RequestState::Pending {
+            message: "order pending".into(),
+            unseen_since: None,
+        }));
+        assert!(matches!(
+            plan(&s),
+            Plan::Issue {
+                step: Step::AwaitRequest { report: true, .. },
                 ..
             }
         ));
@@ -661,6 +719,56 @@ mod tests {
         assert_eq!(trigger_of(&p), Some(Trigger::Renewing));
         let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), leaf.not_after));
         assert_eq!(trigger_of(&p), Some(Trigger::Expired));
+    }
+
+    #[test]
+    fn an_acme_renewal_window_for_this_certificate_brings_renewal_forward() {
+        use crate::api::{AcmeRenewalInfoStatus, AcmeRenewalWindow, CertificateAcmeStatus};
+        let mut c = spec();
+        let mut leaf = issued(&c, 90 * 24 * HOUR);
+        leaf.ari_cert_id = Some("aki.serial".into());
+        let spec_time = leaf.not_after - 30 * 24 * HOUR;
+        let at = |t: SystemTime| Time(k8s_openapi::jiff::Timestamp::try_from(t).unwrap());
+        let window = |id: &str, start: SystemTime, end: SystemTime| CertificateAcmeStatus {
+            ari: Some(AcmeRenewalInfoStatus {
+                cert_id: Some(id.into()),
+                suggested_window: Some(AcmeRenewalWindow {
+                    start: Some(at(start)),
+                    end: Some(at(end)),
+                }),
+                ..Default::default()
+            }),
+        };
+        // A window 10-11 days in: renewal falls inside it, long before the spec's time.
+        let (ws, we) = (t0() + 240 * HOUR, t0() + 264 * HOUR);
+        c.status = Some(crate::api::CertificateStatus {
+            acme: Some(window("aki.serial", ws, we)),
+            ..Default::default()
+        });
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), t0() + HOUR));
+        let Plan::UpToDate { renewal_time, .. } = p else {
+            panic!("{p:?}")
+        };
+        assert!(renewal_time >= ws && renewal_time < we, "{renewal_time:?}");
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), we));
+        assert_eq!(trigger_of(&p), Some(Trigger::Renewing));
+        let Plan::Issue { message, .. } = p else {
+            panic!("{p:?}")
+        };
+        assert!(
+            message.contains("renewal window the ACME server suggests"),
+            "{message}"
+        );
+        // The same window recorded for another certificate (the one this replaced) is ignored.
+        c.status = Some(crate::api::CertificateStatus {
+            acme: Some(window("old.cert", ws, we)),
+            ..Default::default()
+        });
+        let p = plan(&snap(&c, Some(valid_secret(leaf.clone())), we));
+        let Plan::UpToDate { renewal_time, .. } = p else {
+            panic!("{p:?}")
+        };
+        assert_eq!(renewal_time, spec_time);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! The ACME issuer on the Kubernetes side: the account (key Secret, TLS trust, registration)
 //! and the pure plans of the Order/Challenge flow ([`plan`]). The protocol itself is in
 //! [`crate::acme`]; the controllers that drive orders are in `controller::acme`.
+pub mod ari;
 pub mod dns01;
+pub mod httproute;
+pub mod ingress_edit;
 pub mod plan;
 pub mod solver;
+pub mod validity;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -443,6 +443,7 @@ pub fn order_spec(
         ip_addresses: Some(ips).filter(|i| !i.is_empty()),
         duration: request.duration,
         profile,
+        replaces: None,
     })
 }
 

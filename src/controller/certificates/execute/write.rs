@@ -19,8 +19,20 @@ use super::super::gather::{self, Gathered};
 use super::super::plan::fmt_time;
 use super::{after, mark_current};
 
+/// What `write_secret` did.
+pub(in super::super) enum Written {
+    /// The Secret (or a failure) is recorded in `st`; `Some(revision)` when a certificate was
+    /// issued.
+    Done(Action, Option<i64>),
+    /// The key or request is not readable yet (cache lag): try again shortly.
+    Retry,
+    /// The Secret is not in the cache but exists: read it fresh and decide again.
+    Confirm,
+}
+
 /// Writes the TLS Secret from the issued request and the stored key, then updates `st`.
-/// Returns `None` when the key is not readable yet (cache lag): try again shortly.
+/// `why` is the trigger, for the Event.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn write_secret(
     rctx: &ReconcileCtx,
     cert: &Arc<Certificate>,
@@ -29,11 +41,12 @@ pub(super) async fn write_secret(
     conds: &mut Vec<crate::api::Condition>,
     now: SystemTime,
     t: &Time,
-) -> Result<Option<(Action, Option<i64>)>, Error> {
+    why: &str,
+) -> Result<Written, Error> {
     let ctx = &rctx.ctx;
     let generation = cert.metadata.generation;
     let (Some(cr), Some(key)) = (&g.request, &g.next_key) else {
-        return Ok(None);
+        return Ok(Written::Retry);
     };
     let status = cr.status.clone().unwrap_or_default();
     let mut bundle = status.certificate.map(|b| b.0).unwrap_or_default();
@@ -55,7 +68,7 @@ pub(super) async fn write_secret(
                 t.clone(),
             );
             ctx.event(cert.as_ref(), true, e.reason(), msg).await;
-            return Ok(Some((after(super::super::plan::backoff(n)), None)));
+            return Ok(Written::Done(after(super::super::plan::backoff(n)), None));
         }
     };
     let tls_crt = ordered.tls_crt_pem();
@@ -67,9 +80,25 @@ pub(super) async fn write_secret(
         ca_crt: ca_crt.as_deref(),
         leaf: &leaf,
     };
-    if let Err(e) = secret::apply(ctx, cert, &issued, now).await? {
-        keystore_failed(rctx, cert, conds, &e, t).await;
-        return Ok(Some((KEYSTORE_RETRY, None)));
+    // A Secret in the cache is ours: take over every field (force). One the cache lacks is
+    // most likely not there yet (a first issuance), possibly someone else's: write it without
+    // force, so that a Secret another manager filled is refused (409 conflict; 422 for a
+    // Secret of another type), not overwritten, and only then read it and decide. This saves
+    // a read per first issuance.
+    let force = g.secret.is_some();
+    let written = match secret::apply(ctx, cert, &issued, now, force).await {
+        Err(crate::controller::error::Error::Kube {
+            source: kube::Error::Api(s),
+            ..
+        }) if (s.code == 409 || s.code == 422) && !force => return Ok(Written::Confirm),
+        r => r?,
+    };
+    match written {
+        Ok(version) => rctx.secret_writes.wrote(cert, version),
+        Err(e) => {
+            keystore_failed(rctx, cert, conds, &e, t).await;
+            return Ok(Written::Done(KEYSTORE_RETRY, None));
+        }
     }
 
     let rev = gather::revision(cert) + 1;
@@ -83,17 +112,21 @@ pub(super) async fn write_secret(
         t,
     );
     info!(revision = rev, not_after = %fmt_time(leaf.not_after), "certificate issued");
-    ctx.event(
+    ctx.event_as(
         cert.as_ref(),
         false,
         "Issuing",
-        format!("The certificate has been successfully issued (revision {rev})"),
+        "Issued",
+        format!(
+            "The certificate has been successfully issued (revision {rev}, from CertificateRequest {:?}; {why})",
+            cr.metadata.name.as_deref().unwrap_or_default()
+        ),
     )
     .await;
-    Ok(Some((
+    Ok(Written::Done(
         after(renewal.duration_since(now).unwrap_or_default() + Duration::from_secs(1)),
         Some(rev),
-    )))
+    ))
 }
 
 /// How soon to look again when keystores cannot be written: password Secrets are not ours and
@@ -155,8 +188,11 @@ pub(super) async fn rewrite_secret(
         ca_crt: ca_crt.as_deref(),
         leaf: &leaf,
     };
-    match secret::apply(&rctx.ctx, cert, &issued, now).await? {
-        Ok(()) => Ok(true),
+    match secret::apply(&rctx.ctx, cert, &issued, now, true).await? {
+        Ok(version) => {
+            rctx.secret_writes.wrote(cert, version);
+            Ok(true)
+        }
         Err(e) => {
             keystore_failed(rctx, cert, conds, &e, t).await;
             Ok(false)

@@ -162,6 +162,33 @@ pub struct AcmeArgs {
         default_value_t = 60
     )]
     pub acme_max_concurrent_orders: usize,
+    /// Resolvers (IP or IP:PORT, comma-separated) for DNS-01 lookups: the zone of a record, its
+    /// authoritative servers, CNAMEs. Default: the nameservers of /etc/resolv.conf.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_DNS01_RECURSIVE_NAMESERVERS",
+        value_delimiter = ','
+    )]
+    pub dns01_recursive_nameservers: Vec<String>,
+    /// Check DNS-01 propagation at the resolvers above only, not at the zone's authoritative
+    /// servers (for split-horizon DNS, or authoritative servers this Pod cannot reach).
+    #[arg(long, env = "CERTWRIGHT_DNS01_RECURSIVE_NAMESERVERS_ONLY")]
+    pub dns01_recursive_nameservers_only: bool,
+    /// Pause between DNS-01 propagation checks.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_DNS01_CHECK_RETRY_PERIOD",
+        default_value = "10s"
+    )]
+    pub dns01_check_retry_period: crate::api::Duration,
+    /// Port on which the zone's authoritative servers are asked during the propagation check
+    /// (53 everywhere but in tests and unusual set-ups).
+    #[arg(
+        long,
+        env = "CERTWRIGHT_DNS01_AUTHORITATIVE_PORT",
+        default_value_t = 53
+    )]
+    pub dns01_authoritative_port: u16,
 }
 
 impl AcmeArgs {
@@ -176,8 +203,31 @@ impl AcmeArgs {
             http01_solver_ip: self.acme_http01_solver_ip,
             http01_self_check_address: self.acme_http01_self_check_address,
             max_concurrent_orders: self.acme_max_concurrent_orders,
+            dns01: crate::controller::acme::dns01::Settings {
+                recursive_nameservers: if self.dns01_recursive_nameservers.is_empty() {
+                    crate::controller::acme::dns01::system_nameservers()
+                } else {
+                    self.dns01_recursive_nameservers
+                        .iter()
+                        .map(|s| parse_resolver(s))
+                        .collect::<anyhow::Result<_>>()?
+                },
+                recursive_only: self.dns01_recursive_nameservers_only,
+                check_retry_period: self.dns01_check_retry_period.0,
+                authoritative_port: self.dns01_authoritative_port,
+            },
         })
     }
+}
+
+/// A resolver address: `IP:PORT`, `[IPv6]:PORT` or a bare IP (port 53).
+fn parse_resolver(s: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let s = s.trim();
+    s.parse()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+        .map_err(|_| {
+            anyhow::anyhow!("--dns01-recursive-nameservers {s:?}: not an IP or IP:PORT address")
+        })
 }
 
 /// `certwright controller`: connect and run until SIGTERM.

@@ -18,6 +18,7 @@ pub mod acme;
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod dns;
 pub mod health;
 pub mod http;
 pub mod issuer;

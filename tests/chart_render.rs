@@ -341,6 +341,7 @@ const ACME_ISSUER: &str = "src/issuer/acme/mod.rs";
 const ORDERS: &str = "src/controller/acme/orders.rs";
 const CHALLENGES: &str = "src/controller/acme/challenges.rs";
 const ACME_REQUESTS: &str = "src/controller/acme/requests.rs";
+const DNS01: &str = "src/controller/acme/dns01.rs";
 const ACME_ARI: &str = "src/controller/acme/ari.rs";
 const HTTP01_ROUTES: &str = "src/controller/acme/http01_routes.rs";
 
@@ -466,6 +467,7 @@ const USES: &[Use] = &[
             (ISSUER, "Api::<Secret>", ".get_opt("),
             (KEYSTORES, "Api::<Secret>", ".get_opt("),
             (ACME_ISSUER, "secrets.get_opt(", "&sel.name"),
+            (DNS01, "Api::<Secret>", ".get_opt("),
         ],
     },
     Use {
@@ -536,7 +538,10 @@ const USES: &[Use] = &[
         group: "acme.cert-manager.io",
         resource: "challenges",
         verbs: &["get"],
-        evidence: &[(ORDERS, "challenges_api", ".get_opt(")],
+        evidence: &[
+            (ORDERS, "challenges_api", ".get_opt("),
+            (DNS01, "Api::<Challenge>", ".get_opt("),
+        ],
     },
     Use {
         group: "acme.cert-manager.io",
@@ -554,7 +559,12 @@ const USES: &[Use] = &[
         group: "acme.cert-manager.io",
         resource: "challenges",
         verbs: &["patch"],
-        evidence: &[(HTTP01_ROUTES, "Api::<Challenge>::namespaced", ".patch(")],
+        // The finalizers that keep a Challenge until its DNS-01 record or its Ingress rule
+        // is removed, by merge patch of metadata.finalizers.
+        evidence: &[
+            (DNS01, ".patch(&ch.name_any(),", "Patch::Merge("),
+            (HTTP01_ROUTES, "Api::<Challenge>::namespaced", ".patch("),
+        ],
     },
     Use {
         group: "acme.cert-manager.io",

@@ -92,6 +92,12 @@ pub struct AcmeChallengeSolver {
     pub http01: Option<AcmeChallengeSolverHttp01>,
     /// Solve DNS-01 challenges by writing TXT records.
     pub dns01: Option<AcmeChallengeSolverDns01>,
+    /// Skip the self check (HTTP-01 fetch, DNS-01 propagation check) and ask the ACME server
+    /// to validate this long after the response is presented instead; `0s` asks at once. An
+    /// escape hatch for split-horizon DNS or NAT hairpinning, where the controller cannot see
+    /// what the CA sees.
+    #[x_kube(validation = Rule::new("duration(self) >= duration('0s')").message("waitInsteadOfSelfCheck may not be negative"))]
+    pub wait_instead_of_self_check: Option<super::duration::Duration>,
 }
 
 /// Chooses the names a solver applies to. Exact `dnsNames` beat `dnsZones`, the most specific

@@ -272,4 +272,6 @@ pub struct ChallengeStatus {
     pub reason: Option<String>,
     /// The ACME server's state of the challenge.
     pub state: Option<AcmeState>,
+    /// When the response was first presented; `waitInsteadOfSelfCheck` counts from here.
+    pub presented_at: Option<Time>,
 }

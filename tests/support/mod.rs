@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod acme;
+pub mod bind;
 pub mod pebble;
 
 use std::fmt::Debug;

@@ -78,6 +78,12 @@ pub struct Pebble {
 
 impl Pebble {
     pub fn start(opts: Options) -> Pebble {
+        Pebble::start_resolving(opts, None)
+    }
+
+    /// Like [`Pebble::start`], but validating through the DNS server at `dns` (e.g. a test
+    /// BIND) instead of pebble-challtestsrv, which is then not started.
+    pub fn start_resolving(opts: Options, dns: Option<std::net::SocketAddr>) -> Pebble {
         let bins = bin_dir();
         let dir = tempfile::tempdir().expect("temp dir for pebble");
 
@@ -125,19 +131,18 @@ impl Pebble {
         std::fs::write(&config_path, config.to_string()).unwrap();
 
         let log = |name: &str| std::fs::File::create(dir.path().join(name)).expect("log file");
-        let dns = Command::new(bins.join("pebble-challtestsrv"))
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
-            .args(["-management", &format!("127.0.0.1:{dns_mgmt_port}")])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""])
-            .stdout(log("challtestsrv.log"))
-            .stderr(log("challtestsrv.err"))
-            .spawn()
-            .expect("starting pebble-challtestsrv");
+        let mut children = Vec::new();
+        let dns_server = match dns {
+            Some(addr) => addr.to_string(),
+            None => {
+                children.push(challtestsrv(&bins, dns_port, dns_mgmt_port, &log));
+                format!("127.0.0.1:{dns_port}")
+            }
+        };
         let pebble = Command::new(bins.join("pebble"))
             .arg("-config")
             .arg(&config_path)
-            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+            .args(["-dnsserver", &dns_server])
             .env(
                 "PEBBLE_VA_NOSLEEP",
                 if opts.va_sleep_seconds.is_some() {
@@ -159,16 +164,19 @@ impl Pebble {
             .stderr(log("pebble.err"))
             .spawn()
             .expect("starting pebble");
+        children.push(pebble);
         let mut p = Pebble {
             directory_url: format!("https://127.0.0.1:{acme_port}/dir"),
             management_url: format!("https://127.0.0.1:{mgmt_port}"),
             ca_bundle: ca_cert.pem(),
-            children: vec![dns, pebble],
+            children,
             dir,
         };
         p.wait_listening(acme_port);
         p.wait_listening(mgmt_port);
-        p.wait_listening(dns_port);
+        if dns.is_none() {
+            p.wait_listening(dns_port);
+        }
         p
     }
 
@@ -213,6 +221,24 @@ impl Pebble {
         assert!(rsp.status.is_success(), "GET {url}: {}", rsp.status);
         String::from_utf8(rsp.body.to_vec()).unwrap()
     }
+}
+
+/// pebble-challtestsrv as Pebble's DNS: every name resolves to 127.0.0.1, no TXT records.
+fn challtestsrv(
+    bins: &std::path::Path,
+    dns_port: u16,
+    mgmt_port: u16,
+    log: &dyn Fn(&str) -> std::fs::File,
+) -> Child {
+    Command::new(bins.join("pebble-challtestsrv"))
+        .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+        .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+        .args(["-management", &format!("127.0.0.1:{mgmt_port}")])
+        .args(["-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", ""])
+        .stdout(log("challtestsrv.log"))
+        .stderr(log("challtestsrv.err"))
+        .spawn()
+        .expect("starting pebble-challtestsrv")
 }
 
 impl Pebble {

@@ -6,7 +6,8 @@
 //! answers from the same watch cache this controller runs on once `status.presented` is set.
 //! In a cluster, an Ingress or HTTPRoute per challenge (or a rule in the user's Ingress)
 //! routes the path to this Pod (see [`solver`]); no solver Pod and no image pull per
-//! challenge.
+//! challenge. DNS-01 writes a TXT record through [`dns01`], under a finalizer that keeps the
+//! Challenge until the record is removed again.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ use crate::api::acme_order::{AcmeChallengeType, AcmeState};
 use crate::api::{Challenge, ChallengeStatus};
 use crate::issuer::acme::plan::{self, ChallengeStep};
 use crate::issuer::acme::solver;
+
+use super::dns01;
 use crate::issuer::{self, IssuerError};
 
 use super::super::error::KubeContext;
@@ -69,7 +72,11 @@ async fn reconcile(c: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error
 async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = ch.namespace().unwrap_or_default();
     let status = ch.status.clone().unwrap_or_default();
+    let dns = ch.spec.r#type == AcmeChallengeType::Dns01;
     if status.state.is_some_and(AcmeState::is_final) || ch.metadata.deletion_timestamp.is_some() {
+        if dns && ch.finalizers().iter().any(|f| f == dns01::FINALIZER) {
+            return release(&ctx, &ns, &ch, &status).await;
+        }
         // A rule added to a user's Ingress goes as soon as the challenge is over.
         super::http01_routes::release(&ctx, &ch).await?;
         return Ok(Action::await_change());
@@ -110,12 +117,32 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
     };
 
     // Plan and execute.
-    let step = plan::plan_challenge(&status, ch.spec.r#type, &ch.spec.url, &authz);
+    let step = plan::plan_challenge(&status, &ch.spec.url, &authz);
     tracing::debug!(?step, "challenge step");
     match step {
         ChallengeStep::Done => Ok(Action::await_change()),
         ChallengeStep::Present => {
-            if ch.spec.r#type == AcmeChallengeType::Http01 {
+            if dns {
+                // The finalizer comes first: a record must never exist without one.
+                dns01::set_finalizer(&ctx, &ch, true)
+                    .await
+                    .ctx("adding the Challenge finalizer")?;
+                if let Err(e) = dns01::present(&ctx, &ch, ctx.now()).await {
+                    let reason = format!("Error presenting the DNS-01 record: {e}");
+                    if e.is_permanent() {
+                        return finish(&ctx, &ns, &ch, &status, AcmeState::Errored, reason).await;
+                    }
+                    // Retried with backoff: a Secret or a server key can be fixed in place.
+                    ctx.event(ch.as_ref(), true, "PresentError", reason.clone())
+                        .await;
+                    let new = ChallengeStatus {
+                        reason: Some(reason.clone()),
+                        ..status.clone()
+                    };
+                    write_status(&ctx, &ns, &ch, &status, new).await?;
+                    return Err(Error::Invalid(format!("{}: {reason}", e.reason())));
+                }
+            } else {
                 match route(&ctx, &ns, &ch).await {
                     Ok(Ok(())) => {}
                     Ok(Err(reason)) => {
@@ -137,6 +164,7 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
                 processing: Some(true),
                 state: Some(AcmeState::Pending),
                 reason: Some("presenting the challenge response".into()),
+                presented_at: status.presented_at.clone().or_else(|| Some(now_time(&ctx))),
             };
             write_status(&ctx, &ns, &ch, &status, new).await?;
             // The write comes back through the watch (and so into the listener's cache)
@@ -161,26 +189,15 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
                     return Ok(Action::requeue(Duration::from_secs(10)));
                 }
             }
-            // When an Ingress routes the challenge (or a check address is set), make sure
-            // the response is reachable before the CA looks: a failed validation is final.
-            let settings = &ctx.settings;
-            if ch.spec.r#type == AcmeChallengeType::Http01
-                && (settings.acme.http01_solver_ip.is_some()
-                    || settings.acme.http01_self_check_address.is_some())
-                && let Err(why) = super::http01::self_check(
-                    settings.acme.http01_self_check_address,
-                    &ch.spec.dns_name,
-                    &ch.spec.token,
-                    &ch.spec.key,
-                )
-                .await
-            {
+            // A failed validation is final: make sure the CA will find the response first.
+            if let Err((reason, wait)) = ready_to_accept(&ctx, &ch, &status).await {
                 let new = ChallengeStatus {
-                    reason: Some(format!("Waiting for HTTP-01 challenge propagation: {why}")),
+                    reason: Some(reason),
+                    presented_at: status.presented_at.clone().or_else(|| Some(now_time(&ctx))),
                     ..status.clone()
                 };
                 write_status(&ctx, &ns, &ch, &status, new).await?;
-                return Ok(Action::requeue(Duration::from_secs(5)));
+                return Ok(Action::requeue(wait));
             }
             let accepted = match account.accept(&ch.spec.url).await {
                 Ok(c) => c,
@@ -217,9 +234,9 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
 }
 
 /// Routes the challenge path to this controller in a real cluster (Service, EndpointSlice,
-/// Ingress or HTTPRoute; see [`solver`] and [`super::http01_routes`]). Skipped when the controller does not know its Pod IP (outside a
-/// cluster, where the listener is reached directly). The inner error is a configuration the
-/// Challenge cannot be solved with.
+/// Ingress or HTTPRoute; see [`solver`] and [`super::http01_routes`]). Skipped when the
+/// controller does not know its Pod IP (outside a cluster, where the listener is reached
+/// directly). The inner error is a configuration the Challenge cannot be solved with.
 async fn route(ctx: &Context, ns: &str, ch: &Challenge) -> Result<Result<(), String>, Error> {
     let (Some(ip), Some(listen)) = (
         ctx.settings.acme.http01_solver_ip,
@@ -252,13 +269,117 @@ async fn finish(
     } else {
         info!("challenge valid");
     }
+    // A DNS-01 record stays "presented" until it is removed (see `release`): the flag is
+    // what says a record may still be out there.
+    let presented = match ch.spec.r#type {
+        AcmeChallengeType::Http01 => Some(false),
+        AcmeChallengeType::Dns01 => old.presented,
+    };
     let new = ChallengeStatus {
-        presented: Some(false),
+        presented,
         processing: Some(false),
         state: Some(state),
         reason: Some(reason),
+        presented_at: old.presented_at.clone(),
     };
     write_status(ctx, ns, ch, old, new).await?;
+    Ok(Action::await_change())
+}
+
+/// Whether the CA may be asked to validate now; if not, why (the Challenge's reason) and when
+/// to look again. With `waitInsteadOfSelfCheck`: once that long has passed since
+/// presentation. Otherwise the self check: for DNS-01 every authoritative server answers the
+/// record; for HTTP-01, when an Ingress routes the challenge (or a check address is set), the
+/// token URL answers the key authorization.
+async fn ready_to_accept(
+    ctx: &Context,
+    ch: &Challenge,
+    status: &ChallengeStatus,
+) -> Result<(), (String, Duration)> {
+    let kind = ch.spec.r#type.acme_name().to_ascii_uppercase();
+    if let Some(wait) = ch.spec.solver.wait_instead_of_self_check {
+        let presented = status
+            .presented_at
+            .as_ref()
+            .map(|t| std::time::SystemTime::from(t.0));
+        return plan::accept_after_wait(presented, wait.0, ctx.now()).map_err(|left| {
+            (
+                format!(
+                    "Waiting {wait} after presentation before accepting the {kind} challenge without self-check (waitInsteadOfSelfCheck)"
+                ),
+                left,
+            )
+        });
+    }
+    let settings = &ctx.settings.acme;
+    match ch.spec.r#type {
+        AcmeChallengeType::Dns01 => dns01::check_propagation(ctx, ch).await.map_err(|why| {
+            (
+                format!("Waiting for {kind} challenge propagation: {why}"),
+                settings.dns01.check_retry_period,
+            )
+        }),
+        AcmeChallengeType::Http01
+            if settings.http01_solver_ip.is_some()
+                || settings.http01_self_check_address.is_some() =>
+        {
+            super::http01::self_check(
+                settings.http01_self_check_address,
+                &ch.spec.dns_name,
+                &ch.spec.token,
+                &ch.spec.key,
+            )
+            .await
+            .map_err(|why| {
+                (
+                    format!("Waiting for {kind} challenge propagation: {why}"),
+                    Duration::from_secs(5),
+                )
+            })
+        }
+        AcmeChallengeType::Http01 => Ok(()),
+    }
+}
+
+fn now_time(ctx: &Context) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::try_from(ctx.now()).unwrap_or_default(),
+    )
+}
+
+/// Removes the DNS-01 record of a finished or deleted Challenge, then its finalizer. A
+/// record known to be presented must be removed first (failures retry with backoff and say
+/// why); one never recorded as presented is removed on a best-effort basis, since a crash
+/// between writing it and recording that is the only way it could exist.
+async fn release(
+    ctx: &Context,
+    ns: &str,
+    ch: &Challenge,
+    status: &ChallengeStatus,
+) -> Result<Action, Error> {
+    let result = dns01::clean_up(ctx, ch, ctx.now()).await;
+    if status.presented == Some(true) {
+        if let Err(e) = result {
+            let reason = format!("Error cleaning up the DNS-01 record: {e}");
+            ctx.event(ch, true, "CleanUpError", reason.clone()).await;
+            let new = ChallengeStatus {
+                reason: Some(reason.clone()),
+                ..status.clone()
+            };
+            write_status(ctx, ns, ch, status, new).await?;
+            return Err(Error::Invalid(format!("{}: {reason}", e.reason())));
+        }
+        let new = ChallengeStatus {
+            presented: Some(false),
+            ..status.clone()
+        };
+        write_status(ctx, ns, ch, status, new).await?;
+    } else if let Err(e) = result {
+        tracing::debug!(error = %e, "best-effort clean-up of a record never presented");
+    }
+    dns01::set_finalizer(ctx, ch, false)
+        .await
+        .ctx("removing the Challenge finalizer")?;
     Ok(Action::await_change())
 }
 

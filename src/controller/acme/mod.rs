@@ -3,6 +3,7 @@
 //! for ACME issuers reach [`requests`] from the request controller.
 pub mod ari;
 pub mod challenges;
+pub mod dns01;
 pub mod http01;
 pub mod http01_routes;
 pub mod orders;
@@ -135,6 +136,8 @@ pub struct Settings {
     pub http01_self_check_address: Option<std::net::SocketAddr>,
     /// Most orders of one issuer in progress at the server at once (0: no cap).
     pub max_concurrent_orders: usize,
+    /// DNS-01 lookups and propagation checks.
+    pub dns01: dns01::Settings,
 }
 
 /// What the ACME controllers share within the process.

@@ -359,8 +359,17 @@ fn desired_challenge(
         .and_then(|s| s.solvers.clone())
         .unwrap_or_default();
     let labels = order.labels().clone();
-    let (solver, kind) = plan::select_solver(&solvers, &name, &labels)
-        .ok_or_else(|| format!("no solver of the issuer can solve a challenge for {name:?}"))?;
+    let offers = |kind: crate::api::AcmeChallengeType| {
+        a.challenges
+            .iter()
+            .flatten()
+            .any(|c| c.r#type == kind.acme_name())
+    };
+    let (solver, kind) = plan::select_solver(&solvers, &name, &labels, offers).ok_or_else(|| {
+        format!(
+            "no solver of the issuer can solve a challenge for {name:?} (with a selector that matches it and a challenge type the ACME server offers for it)"
+        )
+    })?;
     let offered = a
         .challenges
         .iter()

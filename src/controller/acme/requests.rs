@@ -75,8 +75,16 @@ pub async fn reconcile(
             ),
         )),
         s => Ok(Outcome::Pending(format!(
-            "Waiting on certificate issuance from order {ns}/{name}: {:?}",
-            s.map(AcmeState::as_str).unwrap_or("")
+            "Waiting on certificate issuance from order {ns}/{name}: {:?}{}",
+            s.map(AcmeState::as_str).unwrap_or(""),
+            status
+                .reason
+                .and_then(|r| {
+                    r.strip_prefix(plan::WAITING_FOR_CHALLENGES)
+                        .and_then(|stuck| stuck.strip_prefix(": "))
+                        .map(|stuck| format!(": {stuck}"))
+                })
+                .unwrap_or_default()
         ))),
     }
 }

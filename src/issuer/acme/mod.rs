@@ -2,6 +2,7 @@
 //! and the pure plans of the Order/Challenge flow ([`plan`]). The protocol itself is in
 //! [`crate::acme`]; the controllers that drive orders are in `controller::acme`.
 pub mod ari;
+pub mod dns01;
 pub mod httproute;
 pub mod ingress_edit;
 pub mod plan;

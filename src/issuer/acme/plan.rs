@@ -52,74 +52,90 @@ pub fn challenge_name(
     )
 }
 
-/// How well a solver's selector matches a name; a higher value wins, then list order.
+/// How well a solver's selector matches a name, compared field by field: a `dnsNames` match
+/// first, then the most labels of a matching `dnsZones` entry, then the most `matchLabels`.
+/// Equal ranks keep the solver listed first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Specificity {
-    /// No selector, or one with labels only: (number of labels).
-    Labels(usize),
-    /// A zone that contains the name: (number of labels in the zone, labels matched).
-    Zone(usize, usize),
-    /// The name is listed exactly: (labels matched).
-    Name(usize),
+struct Rank {
+    listed_name: bool,
+    zone_labels: usize,
+    labels: usize,
 }
 
-/// Picks the solver for `name` (with `*.` for a wildcard) as cert-manager documents it: exact
-/// `dnsNames` beat `dnsZones`, a longer zone beats a shorter one, more matching labels break
-/// ties, then the first in the list. A solver whose `matchLabels` the object lacks never
-/// matches; HTTP-01 cannot prove a wildcard name.
+/// The rank of `selector` for `name` (with `*.` for a wildcard), or None when it does not
+/// apply: every part that is set must match (labels all present, the name listed, a zone
+/// containing it), as in cert-manager; a solver without selector matches everything at the
+/// lowest rank.
+fn rank(
+    selector: Option<&crate::api::acme::CertificateDnsNameSelector>,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+) -> Option<Rank> {
+    let Some(sel) = selector else {
+        return Some(Rank {
+            listed_name: false,
+            zone_labels: 0,
+            labels: 0,
+        });
+    };
+    let want = sel.match_labels.clone().unwrap_or_default();
+    if !want.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        return None;
+    }
+    let norm = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let name = norm(name);
+    let names = sel.dns_names.as_deref().unwrap_or_default();
+    let listed_name = names.iter().any(|d| norm(d) == name);
+    if !names.is_empty() && !listed_name {
+        return None;
+    }
+    let zones = sel.dns_zones.as_deref().unwrap_or_default();
+    let zone_labels = zones
+        .iter()
+        .map(|z| norm(z))
+        .filter(|z| !z.is_empty() && (name == *z || name.ends_with(&format!(".{z}"))))
+        .map(|z| z.split('.').count())
+        .max();
+    if !zones.is_empty() && zone_labels.is_none() {
+        return None;
+    }
+    Some(Rank {
+        listed_name,
+        zone_labels: zone_labels.unwrap_or(0),
+        labels: want.len(),
+    })
+}
+
+/// Picks the solver for `name` (with `*.` for a wildcard) as cert-manager documents it: a
+/// solver naming it in `dnsNames` beats one whose `dnsZones` contain it, a longer zone beats a
+/// shorter one, more matching `matchLabels` break ties, then the first in the list. Solvers
+/// of a challenge type the server does not offer (`offered`) are passed over, and HTTP-01
+/// never takes a wildcard name (it cannot prove one).
 pub fn select_solver<'a>(
     solvers: &'a [AcmeChallengeSolver],
     name: &str,
     labels: &BTreeMap<String, String>,
+    offered: impl Fn(AcmeChallengeType) -> bool,
 ) -> Option<(&'a AcmeChallengeSolver, AcmeChallengeType)> {
     let wildcard = name.starts_with("*.");
-    let bare = name.trim_start_matches("*.");
-    let mut best: Option<(Specificity, usize)> = None;
+    let mut best: Option<(Rank, usize, AcmeChallengeType)> = None;
     for (i, s) in solvers.iter().enumerate() {
-        match (&s.http01, &s.dns01) {
-            (Some(_), None) if !wildcard => {}
-            (None, Some(_)) => {}
+        let kind = match (&s.http01, &s.dns01) {
+            (Some(_), None) if !wildcard => AcmeChallengeType::Http01,
+            (None, Some(_)) => AcmeChallengeType::Dns01,
             _ => continue,
-        }
-        let sel = s.selector.clone().unwrap_or_default();
-        let want = sel.match_labels.unwrap_or_default();
-        if !want.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        };
+        if !offered(kind) {
             continue;
         }
-        let n = want.len();
-        let names = sel.dns_names.unwrap_or_default();
-        let zones = sel.dns_zones.unwrap_or_default();
-        let spec = if names.iter().any(|d| d.eq_ignore_ascii_case(name)) {
-            Specificity::Name(n)
-        } else if let Some(z) = zones
-            .iter()
-            .filter(|z| {
-                let z = z.trim_end_matches('.').to_ascii_lowercase();
-                let b = bare.to_ascii_lowercase();
-                b == z || b.ends_with(&format!(".{z}"))
-            })
-            .map(|z| z.split('.').count())
-            .max()
-        {
-            Specificity::Zone(z, n)
-        } else if names.is_empty() && zones.is_empty() {
-            Specificity::Labels(n)
-        } else {
+        let Some(r) = rank(s.selector.as_ref(), name, labels) else {
             continue;
         };
-        if best.is_none_or(|(b, _)| spec > b) {
-            best = Some((spec, i));
+        if best.is_none_or(|(b, _, _)| r > b) {
+            best = Some((r, i, kind));
         }
     }
-    best.map(|(_, i)| {
-        let s = &solvers[i];
-        let kind = if s.http01.is_some() {
-            AcmeChallengeType::Http01
-        } else {
-            AcmeChallengeType::Dns01
-        };
-        (s, kind)
-    })
+    best.map(|(_, i, kind)| (&solvers[i], kind))
 }
 
 /// What a Challenge must present: the key authorization for HTTP-01, its base64url SHA-256
@@ -198,9 +214,23 @@ pub fn plan_order(
                 .map(|(i, _)| i)
                 .collect();
             if missing.is_empty() {
+                // A challenge stuck on something (a refused update, a record not propagated
+                // yet) says so on the Order too, and from there on the request and the
+                // Certificate; routine progress does not, to keep status writes few.
+                let mut why = WAITING_FOR_CHALLENGES.to_string();
+                let mut notable: Vec<&str> = challenges
+                    .values()
+                    .flatten()
+                    .filter_map(|c| c.reason.as_deref())
+                    .filter(|r| is_notable(r))
+                    .collect();
+                notable.dedup();
+                if !notable.is_empty() {
+                    why = format!("{why}: {}", notable.join("; "));
+                }
                 OrderStep::Wait {
                     state: AcmeState::Pending,
-                    why: "waiting for the challenges to be validated".into(),
+                    why,
                 }
             } else {
                 OrderStep::Present(missing)
@@ -243,6 +273,16 @@ pub fn plan_order(
     }
 }
 
+/// The Order's reason while its challenges are being solved; followed by `: ` and what the
+/// challenges are stuck on, when anything.
+pub const WAITING_FOR_CHALLENGES: &str = "waiting for the challenges to be validated";
+
+/// Whether a pending Challenge's reason tells of trouble or a wait worth showing upwards
+/// (`Error ...`, `Waiting for ...`), as opposed to routine progress.
+pub fn is_notable(reason: &str) -> bool {
+    reason.starts_with("Error") || reason.starts_with("Waiting for")
+}
+
 /// Whether an authorization still needs solving (the server may reuse valid ones).
 pub fn needs_challenge(a: &AcmeAuthorization) -> bool {
     a.initial_state != Some(AcmeState::Valid)
@@ -268,18 +308,11 @@ pub enum ChallengeStep {
 /// accepted.
 pub fn plan_challenge(
     status: &ChallengeStatus,
-    kind: AcmeChallengeType,
     challenge_url: &str,
     authorization: &acme::Authorization,
 ) -> ChallengeStep {
     if status.state.is_some_and(AcmeState::is_final) {
         return ChallengeStep::Done;
-    }
-    if kind == AcmeChallengeType::Dns01 {
-        return ChallengeStep::Finish {
-            state: AcmeState::Errored,
-            reason: "DNS-01 solving is not implemented in certwright yet".into(),
-        };
     }
     let ours = authorization
         .challenges
@@ -312,6 +345,24 @@ pub fn plan_challenge(
         _ if status.presented != Some(true) => ChallengeStep::Present,
         (_, Some(Status::Pending)) => ChallengeStep::Accept,
         _ => ChallengeStep::Wait,
+    }
+}
+
+/// With `waitInsteadOfSelfCheck`: Ok once `wait` has passed since the response was
+/// presented, else how much longer. An unknown presentation time (presented by an older
+/// version) counts from now: the caller records it.
+pub fn accept_after_wait(
+    presented_at: Option<std::time::SystemTime>,
+    wait: std::time::Duration,
+    now: std::time::SystemTime,
+) -> Result<(), std::time::Duration> {
+    let Some(at) = presented_at else {
+        return if wait.is_zero() { Ok(()) } else { Err(wait) };
+    };
+    let due = at + wait;
+    match due.duration_since(now) {
+        Ok(left) if !left.is_zero() => Err(left),
+        _ => Ok(()),
     }
 }
 

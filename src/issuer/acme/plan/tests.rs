@@ -78,7 +78,7 @@ fn solver_selection_follows_specificity() {
         ),
     ];
     let pick = |name: &str| {
-        let (s, _) = select_solver(&solvers, name, &labels).unwrap();
+        let (s, _) = select_solver(&solvers, name, &labels, |_| true).unwrap();
         solvers.iter().position(|x| std::ptr::eq(x, s)).unwrap()
     };
     assert_eq!(pick("other.org"), 0, "fallback");
@@ -87,9 +87,104 @@ fn solver_selection_follows_specificity() {
     assert_eq!(pick("exact.sub.example.com"), 3, "exact name beats zones");
     // Labels that do not match exclude the solver; HTTP-01 never takes a wildcard.
     assert_eq!(pick("*.sub.example.com"), 2);
-    assert!(select_solver(&[http()], "*.x.org", &labels).is_none());
-    let (_, kind) = select_solver(&solvers, "a.example.com", &labels).unwrap();
+    assert!(select_solver(&[http()], "*.x.org", &labels, |_| true).is_none());
+    let (_, kind) = select_solver(&solvers, "a.example.com", &labels, |_| true).unwrap();
     assert_eq!(kind, AcmeChallengeType::Dns01);
+}
+
+fn sel(names: &[&str], zones: &[&str], labels: &[(&str, &str)]) -> CertificateDnsNameSelector {
+    let v = |xs: &[&str]| {
+        Some(xs.iter().map(|x| x.to_string()).collect()).filter(|v: &Vec<String>| !v.is_empty())
+    };
+    CertificateDnsNameSelector {
+        dns_names: v(names),
+        dns_zones: v(zones),
+        match_labels: Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .filter(|m: &BTreeMap<String, String>| !m.is_empty()),
+    }
+}
+
+/// The index of the solver chosen for `name`.
+fn chosen(solvers: &[AcmeChallengeSolver], name: &str, labels: &[(&str, &str)]) -> Option<usize> {
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    select_solver(solvers, name, &labels, |_| true)
+        .map(|(s, _)| solvers.iter().position(|x| std::ptr::eq(x, s)).unwrap())
+}
+
+#[test]
+fn every_part_of_a_selector_must_match() {
+    // dnsNames and dnsZones together: the name must be listed AND in a zone (cert-manager).
+    let solvers = vec![
+        dns(),
+        with(dns(), sel(&["a.example.com"], &["example.com"], &[])),
+    ];
+    assert_eq!(chosen(&solvers, "a.example.com", &[]), Some(1));
+    assert_eq!(
+        chosen(&solvers, "b.example.com", &[]),
+        Some(0),
+        "not listed"
+    );
+    // A zone is a whole-label suffix: example.com does not contain notexample.com.
+    let zone = vec![with(dns(), sel(&[], &["example.com"], &[]))];
+    assert_eq!(chosen(&zone, "notexample.com", &[]), None);
+    assert_eq!(chosen(&zone, "EXAMPLE.com.", &[]), Some(0));
+    assert_eq!(chosen(&zone, "*.example.com", &[]), Some(0));
+    // Labels the object lacks exclude the solver, whatever else matches.
+    let labelled = vec![with(dns(), sel(&["a.test"], &[], &[("team", "a")]))];
+    assert_eq!(chosen(&labelled, "a.test", &[("team", "b")]), None);
+    assert_eq!(
+        chosen(&labelled, "a.test", &[("team", "a"), ("x", "y")]),
+        Some(0)
+    );
+}
+
+#[test]
+fn names_beat_zones_beat_labels_and_ties_go_to_the_first() {
+    let solvers = vec![
+        dns(),                                                         // 0: default
+        with(dns(), sel(&[], &[], &[("team", "a")])),                  // 1: labels
+        with(dns(), sel(&[], &[], &[("team", "a"), ("env", "prod")])), // 2: more labels
+        with(dns(), sel(&[], &["example.com"], &[])),                  // 3: zone
+        with(dns(), sel(&[], &["example.com"], &[("team", "a")])),     // 4: zone + label
+        with(dns(), sel(&["www.example.com"], &[], &[])),              // 5: name
+        with(dns(), sel(&["www.example.com"], &["example.com"], &[])), // 6: name + zone
+        with(dns(), sel(&["www.example.com"], &["example.com"], &[])), // 7: same as 6
+    ];
+    let team = [("team", "a"), ("env", "prod")];
+    assert_eq!(chosen(&solvers, "other.org", &[]), Some(0));
+    assert_eq!(chosen(&solvers, "other.org", &[("team", "a")]), Some(1));
+    assert_eq!(chosen(&solvers, "other.org", &team), Some(2));
+    // A zone beats any number of labels; within zones, labels break the tie.
+    assert_eq!(chosen(&solvers, "a.example.com", &team), Some(4));
+    assert_eq!(chosen(&solvers, "a.example.com", &[]), Some(3));
+    // A listed name beats zones; between names, the zone counts, then list order.
+    assert_eq!(chosen(&solvers, "www.example.com", &team), Some(6));
+    // The same solver without a selector, listed after a selector of equal rank, loses.
+    let order = vec![with(dns(), sel(&[], &[], &[])), dns()];
+    assert_eq!(chosen(&order, "x.test", &[]), Some(0));
+}
+
+#[test]
+fn solvers_of_a_type_the_server_does_not_offer_are_passed_over() {
+    let solvers = vec![with(http(), sel(&["a.test"], &[], &[])), dns()];
+    let labels = BTreeMap::new();
+    let (_, kind) = select_solver(&solvers, "a.test", &labels, |_| true).unwrap();
+    assert_eq!(kind, AcmeChallengeType::Http01);
+    let (s, kind) = select_solver(&solvers, "a.test", &labels, |k| {
+        k == AcmeChallengeType::Dns01
+    })
+    .unwrap();
+    assert_eq!(kind, AcmeChallengeType::Dns01);
+    assert!(std::ptr::eq(s, &solvers[1]));
+    assert!(select_solver(&solvers, "a.test", &labels, |_| false).is_none());
 }
 
 #[test]
@@ -239,32 +334,22 @@ fn authz(status: Status, chall: Status, error: Option<&str>) -> Authorization {
 #[test]
 fn challenge_plan_presents_then_accepts_then_follows_the_server() {
     let url = "https://ca/chall/1";
-    let http = AcmeChallengeType::Http01;
     let fresh = ChallengeStatus::default();
     let a = authz(Status::Pending, Status::Pending, None);
-    assert_eq!(
-        plan_challenge(&fresh, http, url, &a),
-        ChallengeStep::Present
-    );
+    assert_eq!(plan_challenge(&fresh, url, &a), ChallengeStep::Present);
     let presented = ChallengeStatus {
         presented: Some(true),
         processing: Some(true),
         state: Some(AcmeState::Pending),
         ..Default::default()
     };
-    assert_eq!(
-        plan_challenge(&presented, http, url, &a),
-        ChallengeStep::Accept
-    );
+    assert_eq!(plan_challenge(&presented, url, &a), ChallengeStep::Accept);
     // After a restart the server's "processing" says we already accepted: no second accept.
     let a = authz(Status::Pending, Status::Processing, None);
-    assert_eq!(
-        plan_challenge(&presented, http, url, &a),
-        ChallengeStep::Wait
-    );
+    assert_eq!(plan_challenge(&presented, url, &a), ChallengeStep::Wait);
     let a = authz(Status::Valid, Status::Valid, None);
     assert!(matches!(
-        plan_challenge(&presented, http, url, &a),
+        plan_challenge(&presented, url, &a),
         ChallengeStep::Finish {
             state: AcmeState::Valid,
             ..
@@ -272,22 +357,17 @@ fn challenge_plan_presents_then_accepts_then_follows_the_server() {
     ));
     let a = authz(Status::Invalid, Status::Invalid, Some("refused"));
     assert_eq!(
-        plan_challenge(&presented, http, url, &a),
+        plan_challenge(&presented, url, &a),
         ChallengeStep::Finish {
             state: AcmeState::Invalid,
             reason: "connection: refused".into()
         }
     );
     let a = authz(Status::Pending, Status::Pending, None);
+    // DNS-01 follows the same steps (what "present" means is the controller's business).
+    assert_eq!(plan_challenge(&presented, url, &a), ChallengeStep::Accept);
     assert!(matches!(
-        plan_challenge(&presented, AcmeChallengeType::Dns01, url, &a),
-        ChallengeStep::Finish {
-            state: AcmeState::Errored,
-            ..
-        }
-    ));
-    assert!(matches!(
-        plan_challenge(&presented, http, "https://ca/other", &a),
+        plan_challenge(&presented, "https://ca/other", &a),
         ChallengeStep::Finish {
             state: AcmeState::Errored,
             ..
@@ -365,4 +445,50 @@ fn preferred_chain_matches_the_top_issuer_common_name() {
     assert_eq!(choose_chain(&chains, Some("Inter Two")), Some(&chains[1]));
     assert_eq!(choose_chain(&chains, Some("Nobody")), Some(&chains[0]));
     assert_eq!(choose_chain(&[], Some("Root Two")), None);
+}
+
+#[test]
+fn a_stuck_challenge_says_why_on_its_order_and_routine_progress_does_not() {
+    let server = server(Status::Pending);
+    let status = |reason: &str| {
+        Some(ChallengeStatus {
+            state: Some(AcmeState::Pending),
+            reason: Some(reason.into()),
+            ..Default::default()
+        })
+    };
+    let why = |reason: &str| {
+        let challenges: BTreeMap<usize, Option<ChallengeStatus>> = [(0, status(reason))].into();
+        match plan_order(&placed(), Some(&server), &challenges) {
+            OrderStep::Wait { why, .. } => why,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        why("presenting the challenge response"),
+        WAITING_FOR_CHALLENGES
+    );
+    let stuck = why("Error presenting the DNS-01 record: NOTAUTH/BADSIG");
+    assert_eq!(
+        stuck,
+        format!("{WAITING_FOR_CHALLENGES}: Error presenting the DNS-01 record: NOTAUTH/BADSIG")
+    );
+    assert!(why("Waiting for DNS-01 challenge propagation: x").ends_with(": x"));
+}
+
+#[test]
+fn wait_instead_of_self_check_counts_from_presentation() {
+    use std::time::{Duration, SystemTime};
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let w = Duration::from_secs(30);
+    assert_eq!(
+        accept_after_wait(Some(t0), w, t0 + Duration::from_secs(10)),
+        Err(Duration::from_secs(20))
+    );
+    assert_eq!(accept_after_wait(Some(t0), w, t0 + w), Ok(()));
+    assert_eq!(accept_after_wait(Some(t0), w, t0 + 2 * w), Ok(()));
+    // Zero asks at once; an unknown presentation time waits the whole period from now.
+    assert_eq!(accept_after_wait(Some(t0), Duration::ZERO, t0), Ok(()));
+    assert_eq!(accept_after_wait(None, Duration::ZERO, t0), Ok(()));
+    assert_eq!(accept_after_wait(None, w, t0), Err(w));
 }

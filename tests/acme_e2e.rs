@@ -285,23 +285,23 @@ async fn a_controller_killed_mid_order_finishes_the_same_order() {
     )
     .await;
 
-    // Kill as soon as the server is validating: the order is placed and a challenge accepted.
+    // Kill in the middle of the order: placed at the CA, its challenge presented (routed),
+    // mostly not yet accepted. Not later: Pebble's validation delay is random from zero
+    // seconds, and a kill while it is connecting to the listener fails the challenge for good.
     let challenges = Api::<Challenge>::namespaced(s.client.clone(), &ns);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let list = challenges.list(&ListParams::default()).await.unwrap();
-        let accepted = list.items.iter().any(|c| {
-            c.status
-                .as_ref()
-                .and_then(|s| s.state)
-                .is_some_and(|st| st != certwright::api::AcmeState::Pending)
-        });
-        if accepted {
+        let presented = list
+            .items
+            .iter()
+            .any(|c| c.status.as_ref().and_then(|s| s.presented) == Some(true));
+        if presented {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no challenge was accepted\n{}",
+            "no challenge was presented\n{}",
             first.log()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

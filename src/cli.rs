@@ -81,6 +81,16 @@ pub struct ControllerArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "CERTWRIGHT_NAMESPACE")]
     pub namespace: Option<String>,
+    /// How many Certificates (and, separately, CertificateRequests) are reconciled at once.
+    /// Each costs a connection to the apiserver while it runs; raise it where the apiserver
+    /// has cores to spare.
+    #[arg(
+        long,
+        env = "CERTWRIGHT_CONCURRENT_WORKERS",
+        default_value_t = crate::controller::CONCURRENCY,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub concurrent_workers: u16,
     /// Path of a kubeconfig (default: $KUBECONFIG, then in-cluster config).
     #[arg(long, env = "CERTWRIGHT_KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,
@@ -255,6 +265,7 @@ fn controller(args: ControllerArgs) -> ExitCode {
             cluster_resource_namespace: args.cluster_resource_namespace,
             enable_certificate_owner_ref: args.enable_certificate_owner_ref,
             namespace: args.namespace,
+            concurrent_workers: args.concurrent_workers,
             acme: args.acme.settings()?,
         };
         let options = crate::manager::Options {

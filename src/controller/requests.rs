@@ -42,7 +42,7 @@ pub fn controller(
         Controller::for_shared_stream(triggers, store)
             .with_store(|s| ctx.metrics.health.register_cache("requests", s))
             .owns(orders, watcher::Config::default().any_semantic())
-            .with_config(super::reconcile_config())
+            .with_config(super::reconcile_config(&ctx.settings))
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx),
         move |r| {

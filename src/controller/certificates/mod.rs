@@ -74,7 +74,7 @@ pub fn controller(
                 .get(ann::CERTIFICATE_NAME)
                 .map(|n| ObjectRef::new(n).within(ns.as_deref().unwrap_or_default()))
         })
-        .with_config(crate::controller::reconcile_config())
+        .with_config(crate::controller::reconcile_config(&ctx.settings))
         .shutdown_on_signal()
         .run(reconcile, error_policy, rctx)
         .map(move |r| {

@@ -11,7 +11,7 @@ use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Client, ResourceExt};
 use support::bind::{Bind, Zone};
 use support::pebble::{Options, Pebble, free_port};
-use support::{ControllerProcess, TestNamespace, apply_yaml, ready, wait_for};
+use support::{ControllerProcess, TestNamespace, apply_yaml, pems, ready, wait_for};
 
 struct Setup {
     client: Client,
@@ -113,6 +113,25 @@ spec:
     yaml
 }
 
+/// A namespace, Pebble, BIND and a controller, with the Issuer `bind` solving DNS-01 through
+/// BIND with the HMAC-SHA256 key `k256`: what most tests here start from.
+async fn with_bind_issuer(
+    prefix: &str,
+    zones: &[Zone],
+    dns: PebbleDns,
+) -> (Setup, ControllerProcess) {
+    let s = setup(prefix, zones, dns).await;
+    let ctl = start_controller(&s, &[]);
+    let key = s.bind.key("k256").secret.clone();
+    apply_yaml(
+        &s.client,
+        &s.ns.name,
+        &issuer_yaml(&s, "bind", "k256", "HMACSHA256", Some(&key), false),
+    )
+    .await;
+    (s, ctl)
+}
+
 fn secret_yaml(name: &str, secret: &str) -> String {
     format!(
         "---\napiVersion: v1\nkind: Secret\nmetadata: {{ name: {name} }}\nstringData: {{ secret: \"{secret}\" }}\n"
@@ -168,32 +187,15 @@ async fn assert_clean(s: &Setup, zones: &[&str], ctl: &ControllerProcess) {
     }
 }
 
-fn pems(bundle: &[u8]) -> Vec<Vec<u8>> {
-    ::pem::parse_many(bundle)
-        .unwrap()
-        .into_iter()
-        .filter(|p| p.tag() == "CERTIFICATE")
-        .map(|p| p.into_contents())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_wildcard_certificate_over_rfc2136_with_its_base_name() {
-    let s = setup(
+    let (s, ctl) = with_bind_issuer(
         "dns01-wildcard",
         &[Zone::new("example.test")],
         PebbleDns::Bind,
     )
     .await;
     let ns = s.ns.name.clone();
-    let ctl = start_controller(&s, &[]);
-    let key = s.bind.key("k256").secret.clone();
-    apply_yaml(
-        &s.client,
-        &ns,
-        &issuer_yaml(&s, "bind", "k256", "HMACSHA256", Some(&key), false),
-    )
-    .await;
     let started = Instant::now();
     apply_yaml(
         &s.client,
@@ -309,21 +311,13 @@ async fn cname_follow_writes_the_record_in_the_delegated_zone() {
 #[tokio::test]
 async fn a_challenge_that_cannot_pass_fails_the_order_and_backs_off() {
     // Pebble asks a DNS server that never carries the record: validation must fail.
-    let s = setup(
+    let (s, ctl) = with_bind_issuer(
         "dns01-fail",
         &[Zone::new("example.test")],
         PebbleDns::Elsewhere,
     )
     .await;
     let ns = s.ns.name.clone();
-    let ctl = start_controller(&s, &[]);
-    let key = s.bind.key("k256").secret.clone();
-    apply_yaml(
-        &s.client,
-        &ns,
-        &issuer_yaml(&s, "bind", "k256", "HMACSHA256", Some(&key), false),
-    )
-    .await;
     apply_yaml(
         &s.client,
         &ns,

@@ -14,7 +14,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 use support::pebble::{Options, Pebble, free_port};
-use support::{ControllerProcess, TestNamespace, apply_yaml, wait_for};
+use support::{ControllerProcess, TestNamespace, apply_yaml, pems, wait_for};
 
 fn has_true(conds: Option<&Vec<certwright::api::Condition>>, t: &str) -> bool {
     conds.is_some_and(|cs| cs.iter().any(|c| c.is_true(t)))
@@ -140,15 +140,6 @@ async fn wait_issuer_ready(s: &Setup, name: &str, ctl: &ControllerProcess) -> Is
             s.pebble.log()
         ),
     }
-}
-
-fn pems(bundle: &[u8]) -> Vec<Vec<u8>> {
-    ::pem::parse_many(bundle)
-        .unwrap()
-        .into_iter()
-        .filter(|p| p.tag() == "CERTIFICATE")
-        .map(|p| p.into_contents())
-        .collect()
 }
 
 #[tokio::test]
@@ -739,4 +730,72 @@ async fn orders_beyond_the_cap_wait_their_turn() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(saw_waiting, "no order ever waited for its turn");
+}
+
+#[tokio::test]
+async fn preferred_chain_picks_pebbles_alternate_root() {
+    let s = setup(
+        "acme-preferred",
+        Options {
+            http01_port: free_port(),
+            nonce_reject_percent: 0,
+            va_sleep_seconds: None,
+            alternate_roots: 1,
+            eab: None,
+        },
+    )
+    .await;
+    let ctl = start_controller(&s);
+    let ns = s.ns.name.clone();
+    // Pebble offers its default chain first and one alternate under a second root; the
+    // Issuer prefers the alternate by its root's common name.
+    let alt_root = pems(s.pebble.management_pem("/roots/1").await.as_bytes()).remove(0);
+    let first_root = pems(s.pebble.management_pem("/roots/0").await.as_bytes()).remove(0);
+    let (_, alt) = x509_parser::parse_x509_certificate(&alt_root).unwrap();
+    let cn = alt
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .unwrap()
+        .to_string();
+    let yaml = issuer_yaml("pebble", &s.pebble, false).replace(
+        "    email: ops@example.com\n",
+        &format!("    email: ops@example.com\n    preferredChain: \"{cn}\"\n"),
+    );
+    assert!(yaml.contains("preferredChain"), "{yaml}");
+    apply_yaml(&s.client, &ns, &yaml).await;
+    wait_issuer_ready(&s, "pebble", &ctl).await;
+    apply_yaml(
+        &s.client,
+        &ns,
+        &certificate_yaml("alt", "pebble", &format!("alt.{ns}.example")),
+    )
+    .await;
+    let certs = Api::<Certificate>::namespaced(s.client.clone(), &ns);
+    let done = tokio::time::timeout(
+        Duration::from_secs(120),
+        wait_for(&certs, "alt", Duration::from_secs(120), cert_ready),
+    )
+    .await;
+    assert!(
+        matches!(done, Ok(Some(_))),
+        "certificate not ready\ncontroller log:\n{}",
+        ctl.log()
+    );
+    let data = Api::<Secret>::namespaced(s.client.clone(), &ns)
+        .get("alt-tls")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    let chain = pems(&data["tls.crt"].0);
+    let (_, top) = x509_parser::parse_x509_certificate(chain.last().unwrap()).unwrap();
+    let (_, first) = x509_parser::parse_x509_certificate(&first_root).unwrap();
+    top.verify_signature(Some(alt.public_key()))
+        .expect("the chain in tls.crt ends under the preferred (alternate) root");
+    assert!(
+        top.verify_signature(Some(first.public_key())).is_err(),
+        "the chain in tls.crt ends under Pebble's default root"
+    );
 }

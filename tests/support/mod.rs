@@ -427,10 +427,7 @@ pub fn ready(c: Option<&certwright::api::Certificate>) -> bool {
 pub async fn apply_yaml(client: &Client, namespace: &str, yaml: &str) {
     use kube::api::{DynamicObject, Patch, PatchParams};
     use kube::discovery::{ApiCapabilities, ApiResource, Scope};
-    let discovery = kube::Discovery::new(client.clone())
-        .run()
-        .await
-        .expect("discovery");
+    let mut objs = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(yaml) {
         let value = serde_yaml::Value::deserialize(doc).expect("YAML document");
         if value.is_null() {
@@ -439,8 +436,29 @@ pub async fn apply_yaml(client: &Client, namespace: &str, yaml: &str) {
         let obj: DynamicObject = serde_yaml::from_value(value).expect("a Kubernetes object");
         let tm = obj.types.clone().expect("apiVersion and kind");
         let gvk = kube::core::GroupVersionKind::try_from(&tm).expect("group/version/kind");
+        objs.push((obj, tm, gvk));
+    }
+    // Discover only the groups these objects are in: tests running beside this one install
+    // and remove CRDs, and a group listed while its CRD is still being set up answers 404.
+    let groups: Vec<&str> = objs.iter().map(|(_, _, g)| g.group.as_str()).collect();
+    let mut tries = 0;
+    let discovery = loop {
+        match kube::Discovery::new(client.clone())
+            .filter(&groups)
+            .run()
+            .await
+        {
+            Ok(d) => break d,
+            Err(_) if tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("discovery: {e:?}"),
+        }
+    };
+    for (obj, tm, gvk) in &objs {
         let (ar, caps): (ApiResource, ApiCapabilities) = discovery
-            .resolve_gvk(&gvk)
+            .resolve_gvk(gvk)
             .unwrap_or_else(|| panic!("kind {gvk:?} is not served"));
         let api: Api<DynamicObject> = if caps.scope == Scope::Cluster {
             Api::all_with(client.clone(), &ar)
@@ -451,7 +469,7 @@ pub async fn apply_yaml(client: &Client, namespace: &str, yaml: &str) {
         api.patch(
             &name,
             &PatchParams::apply("certwright-tests").force(),
-            &Patch::Apply(&obj),
+            &Patch::Apply(obj),
         )
         .await
         .unwrap_or_else(|e| panic!("applying {} {name}: {e}", tm.kind));
@@ -506,4 +524,14 @@ impl ControllerProcess {
             .expect("starting certwright controller");
         ControllerProcess { child, log_path }
     }
+}
+
+/// The DER of each CERTIFICATE block of a PEM bundle, in order.
+pub fn pems(bundle: &[u8]) -> Vec<Vec<u8>> {
+    ::pem::parse_many(bundle)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .map(|p| p.into_contents())
+        .collect()
 }

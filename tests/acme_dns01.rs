@@ -113,6 +113,25 @@ spec:
     yaml
 }
 
+/// A second BIND for the same zone that never gets the record (a stale secondary, or the view
+/// inside a split horizon), and a controller whose propagation check asks only that one, every
+/// second: its Challenges wait for ever unless told not to check. Keep the server alive.
+fn checking_a_stale_server(s: &Setup) -> (Bind, ControllerProcess) {
+    let stale = Bind::start(&[Zone::new("example.test")]);
+    let stale_addr = stale.addr.to_string();
+    let ctl = ControllerProcess::start(
+        &s.ns.name,
+        &[
+            "--dns01-recursive-nameservers",
+            &stale_addr,
+            "--dns01-recursive-nameservers-only",
+            "--dns01-check-retry-period",
+            "1s",
+        ],
+    );
+    (stale, ctl)
+}
+
 /// A namespace, Pebble, BIND and a controller, with the Issuer `bind` solving DNS-01 through
 /// BIND with the HMAC-SHA256 key `k256`: what most tests here start from.
 async fn with_bind_issuer(
@@ -139,20 +158,7 @@ fn secret_yaml(name: &str, secret: &str) -> String {
 }
 
 fn certificate_yaml(name: &str, issuer: &str, dns_names: &[&str]) -> String {
-    let names: Vec<String> = dns_names.iter().map(|n| format!("\"{n}\"")).collect();
-    format!(
-        r#"
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {{ name: {name} }}
-spec:
-  secretName: {name}-tls
-  dnsNames: [{names}]
-  privateKey: {{ algorithm: ECDSA, size: 256 }}
-  issuerRef: {{ name: {issuer} }}
-"#,
-        names = names.join(", ")
-    )
+    support::acme::certificate_yaml_with(name, issuer, dns_names, "")
 }
 
 async fn wait_ready(s: &Setup, name: &str, ctl: &ControllerProcess, limit: Duration) {
@@ -552,19 +558,8 @@ async fn a_record_is_removed_when_its_challenge_is_deleted_while_waiting_for_pro
         PebbleDns::Bind,
     )
     .await;
-    let stale = Bind::start(&[Zone::new("example.test")]);
+    let (stale, ctl) = checking_a_stale_server(&s);
     let ns = s.ns.name.clone();
-    let stale_addr = stale.addr.to_string();
-    let ctl = ControllerProcess::start(
-        &ns,
-        &[
-            "--dns01-recursive-nameservers",
-            &stale_addr,
-            "--dns01-recursive-nameservers-only",
-            "--dns01-check-retry-period",
-            "1s",
-        ],
-    );
     let key = s.bind.key("k256").secret.clone();
     apply_yaml(
         &s.client,
@@ -586,7 +581,7 @@ async fn a_record_is_removed_when_its_challenge_is_deleted_while_waiting_for_pro
     )
     .await;
     assert!(
-        r.contains(&format!("resolver {stale_addr} does not answer")),
+        r.contains(&format!("resolver {} does not answer", stale.addr)),
         "{r}"
     );
     let challenges = Api::<Challenge>::namespaced(s.client.clone(), &ns);
@@ -638,19 +633,8 @@ async fn wait_instead_of_self_check_accepts_after_the_wait_where_the_check_canno
     // waitInsteadOfSelfCheck the controller waits the given time instead, and Pebble, which
     // asks the real server, validates.
     let s = setup("dns01-wait", &[Zone::new("example.test")], PebbleDns::Bind).await;
-    let stale = Bind::start(&[Zone::new("example.test")]);
+    let (_stale, ctl) = checking_a_stale_server(&s);
     let ns = s.ns.name.clone();
-    let stale_addr = stale.addr.to_string();
-    let ctl = ControllerProcess::start(
-        &ns,
-        &[
-            "--dns01-recursive-nameservers",
-            &stale_addr,
-            "--dns01-recursive-nameservers-only",
-            "--dns01-check-retry-period",
-            "1s",
-        ],
-    );
     let key = s.bind.key("k256").secret.clone();
     let issuer = issuer_yaml(&s, "bind", "k256", "HMACSHA256", Some(&key), false).replace(
         "      - dns01:\n",

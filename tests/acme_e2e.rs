@@ -13,6 +13,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
+use support::acme::certificate_yaml;
 use support::pebble::{Options, Pebble, free_port};
 use support::{ControllerProcess, TestNamespace, apply_yaml, pems, wait_for};
 
@@ -54,21 +55,6 @@ spec:
       - http01: {{ ingress: {{}} }}
 "#,
         server = pebble.directory_url
-    )
-}
-
-fn certificate_yaml(name: &str, issuer: &str, dns_name: &str) -> String {
-    format!(
-        r#"
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {{ name: {name} }}
-spec:
-  secretName: {name}-tls
-  dnsNames: [{dns_name}]
-  privateKey: {{ algorithm: ECDSA, size: 256 }}
-  issuerRef: {{ name: {issuer} }}
-"#
     )
 }
 

@@ -16,26 +16,11 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 use support::acme::{
-    Setup, issuer_yaml, quiet_pebble, setup, start_controller, start_controller_checking,
-    wait_certificate, wait_issuer_ready,
+    Setup, certificate_yaml, issuer_yaml, quiet_pebble, setup, start_controller,
+    start_controller_checking, wait_certificate, wait_issuer_ready,
 };
 use support::pebble::free_port;
 use support::{ControllerProcess, apply_yaml, ready};
-
-fn certificate_yaml(name: &str, issuer: &str, dns_name: &str) -> String {
-    format!(
-        r#"
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {{ name: {name} }}
-spec:
-  secretName: {name}-tls
-  dnsNames: [{dns_name}]
-  privateKey: {{ algorithm: ECDSA, size: 256 }}
-  issuerRef: {{ name: {issuer} }}
-"#
-    )
-}
 
 /// Polls until `check` returns Some, failing with the controller's log.
 async fn eventually<T, F, Fut>(what: &str, ctl: &ControllerProcess, f: F) -> T

@@ -15,19 +15,7 @@ use support::acme::{
 use support::{apply_yaml, ready};
 
 fn certificate_yaml(name: &str, issuer: &str, dns_name: &str, extra: &str) -> String {
-    format!(
-        r#"
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {{ name: {name} }}
-spec:
-  secretName: {name}-tls
-  dnsNames: [{dns_name}]
-  privateKey: {{ algorithm: ECDSA, size: 256 }}
-  issuerRef: {{ name: {issuer} }}
-{extra}
-"#
-    )
+    support::acme::certificate_yaml_with(name, issuer, &[dns_name], extra)
 }
 
 /// The leaf of a TLS Secret: its PEM and what `pki` reads from it.

@@ -137,3 +137,28 @@ pub async fn wait_certificate(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// A Certificate for one name from `issuer` (an ECDSA P-256 key).
+pub fn certificate_yaml(name: &str, issuer: &str, dns_name: &str) -> String {
+    certificate_yaml_with(name, issuer, &[dns_name], "")
+}
+
+/// A Certificate for `dns_names` from `issuer` (an ECDSA P-256 key), with `extra` lines of
+/// spec (indented two spaces) appended.
+pub fn certificate_yaml_with(name: &str, issuer: &str, dns_names: &[&str], extra: &str) -> String {
+    let names: Vec<String> = dns_names.iter().map(|n| format!("\"{n}\"")).collect();
+    format!(
+        r#"
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{ name: {name} }}
+spec:
+  secretName: {name}-tls
+  dnsNames: [{names}]
+  privateKey: {{ algorithm: ECDSA, size: 256 }}
+  issuerRef: {{ name: {issuer} }}
+{extra}
+"#,
+        names = names.join(", ")
+    )
+}

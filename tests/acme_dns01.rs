@@ -11,7 +11,7 @@ use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Client, ResourceExt};
 use support::bind::{Bind, Zone};
 use support::pebble::{Options, Pebble, free_port};
-use support::{ControllerProcess, TestNamespace, apply_yaml, pems, ready, wait_for};
+use support::{ControllerProcess, TestNamespace, apply_yaml, ready, wait_for};
 
 struct Setup {
     client: Client,
@@ -221,23 +221,7 @@ async fn a_wildcard_certificate_over_rfc2136_with_its_base_name() {
         .await
         .unwrap();
     let data = secret.data.unwrap();
-    let chain = pems(&data["tls.crt"].0);
-    assert_eq!(chain.len(), 2, "leaf + intermediate");
-    let intermediate = pems(s.pebble.management_pem("/intermediates/0").await.as_bytes());
-    let root = pems(s.pebble.management_pem("/roots/0").await.as_bytes());
-    assert_eq!(chain[1], intermediate[0], "second is Pebble's intermediate");
-    let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0]).unwrap();
-    let (_, inter) = x509_parser::parse_x509_certificate(&chain[1]).unwrap();
-    let (_, root) = x509_parser::parse_x509_certificate(&root[0]).unwrap();
-    leaf.verify_signature(Some(inter.public_key()))
-        .expect("leaf signed by the intermediate");
-    inter
-        .verify_signature(Some(root.public_key()))
-        .expect("intermediate signed by Pebble's root");
-    let sans = format!(
-        "{:?}",
-        leaf.subject_alternative_name().unwrap().unwrap().value
-    );
+    let sans = s.pebble.assert_issued_chain(&data["tls.crt"].0).await;
     assert!(
         sans.contains("*.example.test") && sans.contains("\"example.test\""),
         "{sans}"

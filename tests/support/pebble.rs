@@ -221,6 +221,29 @@ impl Pebble {
         assert!(rsp.status.is_success(), "GET {url}: {}", rsp.status);
         String::from_utf8(rsp.body.to_vec()).unwrap()
     }
+
+    /// Checks that `tls_crt` is a leaf followed by Pebble's (default) intermediate, each
+    /// signed by the next up to Pebble's root, and returns the subjectAltName extension of
+    /// the leaf, debug-printed, for the caller's name checks.
+    pub async fn assert_issued_chain(&self, tls_crt: &[u8]) -> String {
+        let chain = super::pems(tls_crt);
+        assert_eq!(chain.len(), 2, "leaf + intermediate");
+        let intermediate = super::pems(self.management_pem("/intermediates/0").await.as_bytes());
+        let root = super::pems(self.management_pem("/roots/0").await.as_bytes());
+        assert_eq!(chain[1], intermediate[0], "second is Pebble's intermediate");
+        let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0]).unwrap();
+        let (_, inter) = x509_parser::parse_x509_certificate(&chain[1]).unwrap();
+        let (_, root) = x509_parser::parse_x509_certificate(&root[0]).unwrap();
+        leaf.verify_signature(Some(inter.public_key()))
+            .expect("leaf signed by the intermediate");
+        inter
+            .verify_signature(Some(root.public_key()))
+            .expect("intermediate signed by Pebble's root");
+        format!(
+            "{:?}",
+            leaf.subject_alternative_name().unwrap().unwrap().value
+        )
+    }
 }
 
 /// pebble-challtestsrv as Pebble's DNS: every name resolves to 127.0.0.1, no TXT records.

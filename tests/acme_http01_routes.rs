@@ -159,8 +159,6 @@ spec:
 /// Applies the Gateway API's standard CRDs (scripts/build-tools gateway-api fetches them from
 /// the Go module) and waits until they are served.
 async fn install_gateway_api_crds(client: &Client) {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::api::{Patch, PatchParams};
     let out = std::process::Command::new(support::repo_root().join("scripts/build-tools"))
         .arg("gateway-api")
         .output()
@@ -172,28 +170,9 @@ async fn install_gateway_api_crds(client: &Client) {
     );
     let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
         .join("gateway-api-crds-v1.6.3");
-    let api = Api::<CustomResourceDefinition>::all(client.clone());
-    for name in ["httproutes", "gateways", "gatewayclasses"] {
-        let path = dir.join(format!("gateway.networking.k8s.io_{name}.yaml"));
-        let crd: CustomResourceDefinition =
-            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        api.patch(
-            &crd.name_any(),
-            &PatchParams::apply("certwright-tests").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("applying {}: {e}", path.display()));
-        support::wait_for(&api, &crd.name_any(), Duration::from_secs(30), |c| {
-            c.and_then(|c| c.status.as_ref())
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                })
-        })
-        .await;
-    }
+    let files = ["httproutes", "gateways", "gatewayclasses"]
+        .map(|name| dir.join(format!("gateway.networking.k8s.io_{name}.yaml")));
+    support::install_crd_files(client, files).await;
 }
 
 #[tokio::test]

@@ -5,6 +5,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
+/// A time as the API stores it: whole seconds (metav1.Time has no fractions). A status time
+/// computed with fractions (a renewal time a third of the lifetime before notAfter) would
+/// never equal the stored one, and every pass would write the status again.
+pub fn api_time(t: std::time::SystemTime) -> Time {
+    let secs = match t.duration_since(std::time::SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+    };
+    Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or_default())
+}
+
 /// API group of every kind this crate serves.
 pub const GROUP: &str = "cert-manager.io";
 /// The only served and stored version.
@@ -195,5 +206,21 @@ impl JsonSchema for Bytes {
 impl From<Vec<u8>> for Bytes {
     fn from(v: Vec<u8>) -> Self {
         Self(v)
+    }
+}
+
+#[cfg(test)]
+mod api_time_tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn status_times_are_whole_seconds_as_the_api_stores_them() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_999);
+        let stored: Time =
+            serde_json::from_value(serde_json::to_value(api_time(t)).unwrap()).unwrap();
+        // Equal to what a read-back returns, so an unchanged status is not written again.
+        assert_eq!(api_time(t), stored);
+        assert_eq!(api_time(t).0.as_second(), 1_800_000_000);
     }
 }

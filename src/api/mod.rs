@@ -33,7 +33,7 @@ pub use certificate_request::{
 };
 pub use common::{
     Bytes, Condition, ConditionStatus, GROUP, IssuerRef, LocalObjectReference, ObjectReference,
-    SecretKeySelector, VERSION,
+    SecretKeySelector, VERSION, api_time,
 };
 pub use duration::{Duration, DurationError};
 pub use issuer::{ClusterIssuer, ClusterIssuerSpec, Issuer, IssuerSpec, IssuerStatus};

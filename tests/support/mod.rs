@@ -199,15 +199,20 @@ pub fn kubectl() -> Command {
 
 /// Applies the generated CRDs in `crds/` and waits until each is Established.
 pub async fn install_crds(client: &Client) {
+    let paths = std::fs::read_dir(repo_root().join("crds"))
+        .expect("crds/ directory")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"));
+    install_crd_files(client, paths).await;
+}
+
+/// Applies the CRDs in these files and waits until each is Established.
+pub async fn install_crd_files(client: &Client, paths: impl IntoIterator<Item = PathBuf>) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::api::{Patch, PatchParams};
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(repo_root().join("crds")).expect("crds/ directory") {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
+    for path in paths {
         let crd: CustomResourceDefinition =
             serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).expect("CRD YAML");
         let name = crd.metadata.name.clone().unwrap();

@@ -164,7 +164,10 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
                 processing: Some(true),
                 state: Some(AcmeState::Pending),
                 reason: Some("presenting the challenge response".into()),
-                presented_at: status.presented_at.clone().or_else(|| Some(now_time(&ctx))),
+                presented_at: status
+                    .presented_at
+                    .clone()
+                    .or_else(|| Some(crate::api::api_time(ctx.now()))),
             };
             write_status(&ctx, &ns, &ch, &status, new).await?;
             // The write comes back through the watch (and so into the listener's cache)
@@ -193,7 +196,10 @@ async fn reconcile_once(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action,
             if let Err((reason, wait)) = ready_to_accept(&ctx, &ch, &status).await {
                 let new = ChallengeStatus {
                     reason: Some(reason),
-                    presented_at: status.presented_at.clone().or_else(|| Some(now_time(&ctx))),
+                    presented_at: status
+                        .presented_at
+                        .clone()
+                        .or_else(|| Some(crate::api::api_time(ctx.now()))),
                     ..status.clone()
                 };
                 write_status(&ctx, &ns, &ch, &status, new).await?;
@@ -339,12 +345,6 @@ async fn ready_to_accept(
         }
         AcmeChallengeType::Http01 => Ok(()),
     }
-}
-
-fn now_time(ctx: &Context) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
-    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        k8s_openapi::jiff::Timestamp::try_from(ctx.now()).unwrap_or_default(),
-    )
 }
 
 /// Removes the DNS-01 record of a finished or deleted Challenge, then its finalizer. A

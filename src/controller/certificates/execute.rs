@@ -31,16 +31,7 @@ use super::{ReconcileCtx, request};
 mod write;
 use write::{KEYSTORE_RETRY, Written, rewrite_secret, write_secret};
 
-/// A status time, in whole seconds: the API stores no fractions, so a time computed with
-/// them (a renewal time a third of the lifetime before notAfter) would never equal the stored
-/// one, and every pass would write the status again.
-fn time(t: SystemTime) -> Time {
-    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
-    };
-    Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or_default())
-}
+use crate::api::api_time as time;
 
 fn is_conflict(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
@@ -614,18 +605,4 @@ async fn prune_requests(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_times_are_whole_seconds_as_the_api_stores_them() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_999);
-        let stored: Time = serde_json::from_value(serde_json::to_value(time(t)).unwrap()).unwrap();
-        // Equal to what a read-back returns, so an unchanged status is not written again.
-        assert_eq!(time(t), stored);
-        assert_eq!(time(t).0.as_second(), 1_800_000_000);
-    }
 }

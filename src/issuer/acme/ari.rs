@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::acme::RenewalInfo;
-use crate::api::{AcmeRenewalInfoStatus, AcmeRenewalWindow};
+use crate::api::{AcmeRenewalInfoStatus, AcmeRenewalWindow, api_time as time};
 
 /// How long until asking again when the server sends no usable `Retry-After`.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(6 * 3600);
@@ -142,10 +142,6 @@ fn whole_seconds(t: SystemTime) -> SystemTime {
 
 fn to_system(t: &Time) -> SystemTime {
     SystemTime::from(t.0)
-}
-
-fn time(t: SystemTime) -> Time {
-    Time(Timestamp::try_from(whole_seconds(t)).unwrap_or_default())
 }
 
 #[cfg(test)]
